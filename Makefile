@@ -1,0 +1,31 @@
+# Drive3D -- two commands on a fresh machine:
+#   make demo   set everything up and run the main job on the embedded synthetic data
+#   make test   set everything up and run the test suite (what CI runs)
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast env benchmark clean
+setup:
+	@bash tools/setup_env.sh
+
+demo: setup
+	@$(PY) tools/collect_env.py
+
+# Everything (slow learning/build checks included); GPU tests are skipped explicitly without a GPU.
+test: setup
+	@$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# The quick subset for development.
+test-fast: setup
+	@$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+env: setup
+	@$(PY) tools/collect_env.py
+
+benchmark: setup
+	@$(PY) benchmarks/bev_pool.py
+
+clean:
+	rm -rf build *.egg-info .pytest_cache mmdet3d_plugin/ops/*/_ext*.so

@@ -1,0 +1,125 @@
+"""Config preparation and Runner construction for ``tools/train.py`` and ``tools/test.py``.
+
+Everything that depends on the machine lives here: the distributed backend (NCCL with GPUs,
+Gloo without, chosen automatically), the CPU-capable DDP wrapper, AMP switches and resume.
+"""
+import logging
+import os
+import os.path as osp
+import subprocess
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from ..registry import RUNNERS
+from ..utils import register_all_modules
+
+
+def load_config(path: str, cfg_options: dict = None) -> Config:
+    """Load ``path`` (clear error if missing) and merge ``--cfg-options`` into it."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _use_gloo(cfg: Config, launcher: str) -> None:
+    """Pick Gloo and the CPU-capable DDP wrapper when no GPU is visible."""
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') != 'gloo':
+        print_log(f"no GPU visible: distributed backend {dist_cfg.get('backend', 'nccl')!r} "
+                  "-> 'gloo'", logger='current', level=logging.INFO)
+    dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or {}
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper['type'] = 'CPUCompatibleDistributedDataParallel'
+        cfg.model_wrapper_cfg = wrapper
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """Initialise a Gloo process group without touching CUDA (mmengine calls
+    ``torch.cuda.set_device``, which fails on a machine without GPUs)."""
+    if launcher == 'none' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    if launcher == 'slurm':
+        node_list = os.environ['SLURM_NODELIST']
+        os.environ.setdefault('MASTER_ADDR', subprocess.getoutput(
+            f'scontrol show hostname {node_list} | head -n1'))
+        os.environ.setdefault('MASTER_PORT', '29500')
+        os.environ['RANK'] = os.environ['SLURM_PROCID']
+        os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+        os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
+    elif launcher != 'pytorch':
+        raise ValueError(f'launcher {launcher!r} needs GPUs; use --launcher pytorch on CPU')
+    dist.init_process_group(backend='gloo', init_method='env://')
+
+
+def _apply_common(cfg: Config, args) -> Config:
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    _use_gloo(cfg, args.launcher)
+    return cfg
+
+
+def prepare_train_config(args) -> Config:
+    """Apply the ``tools/train.py`` arguments to the config."""
+    cfg = _apply_common(load_config(args.config, args.cfg_options), args)
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in the config.', logger='current',
+                      level=logging.WARNING)
+        elif wrapper != 'OptimWrapper':
+            raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {wrapper!r} '
+                             f'(config {args.config})')
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+            if not torch.cuda.is_available():
+                # torch autocast on CPU runs in bfloat16; mmengine's default is float16 (CUDA).
+                cfg.optim_wrapper.dtype = 'bfloat16'
+    if getattr(args, 'auto_scale_lr', False):
+        scale = cfg.get('auto_scale_lr', None)
+        if not scale or 'base_batch_size' not in scale:
+            raise KeyError(f'--auto-scale-lr needs auto_scale_lr.base_batch_size in {args.config}')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def prepare_test_config(args) -> Config:
+    """Apply the ``tools/test.py`` arguments to the config."""
+    cfg = _apply_common(load_config(args.config, args.cfg_options), args)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    if args.amp:
+        cfg.test_cfg = cfg.get('test_cfg') or {}
+        cfg.test_cfg['fp16'] = True
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """Register every module, set up CPU distributed if needed and build the Runner."""
+    register_all_modules(init_default_scope=False)
+    cfg.setdefault('default_scope', 'mmdet3d_plugin')
+    init_cpu_distributed(cfg.get('launcher', 'none'))
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg)

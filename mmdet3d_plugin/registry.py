@@ -1,0 +1,50 @@
+"""Drive3D's registry nodes: children of mmdet3d's, under the scope ``mmdet3d_plugin``.
+
+Configs set ``default_scope = 'mmdet3d_plugin'``. A name is looked up here first, then in
+mmdet3d's registry (the parent), then in mmengine's root; ``'mmdet.ResNet'`` style names reach
+mmdet. Registration is lazy: a registry imports its ``locations`` the first time it is queried.
+mmengine never triggers a *parent's* lazy import during a child's lookup, so each child lists
+the parent's locations after its own, so ``type='PointPillars'`` resolves under our scope
+without importing anything by hand. A package of ours joins a registry's ``locations`` when it
+registers something there.
+"""
+from mmdet3d import registry as mmdet3d_registry
+from mmengine.registry import Registry
+
+SCOPE = 'mmdet3d_plugin'
+
+
+def _child(parent: Registry, *locations: str) -> Registry:
+    """Return a child of ``parent`` in our scope that imports ``locations`` then the parent's."""
+    return Registry(
+        parent.name,
+        parent=parent,
+        scope=SCOPE,
+        locations=list(locations) + list(parent._locations))
+
+
+RUNNERS = _child(mmdet3d_registry.RUNNERS)
+RUNNER_CONSTRUCTORS = _child(mmdet3d_registry.RUNNER_CONSTRUCTORS)
+LOOPS = _child(mmdet3d_registry.LOOPS)
+HOOKS = _child(mmdet3d_registry.HOOKS)
+DATASETS = _child(mmdet3d_registry.DATASETS)
+DATA_SAMPLERS = _child(mmdet3d_registry.DATA_SAMPLERS)
+TRANSFORMS = _child(mmdet3d_registry.TRANSFORMS)
+MODELS = _child(mmdet3d_registry.MODELS, 'mmdet3d_plugin.ops.sparse')
+MODEL_WRAPPERS = _child(mmdet3d_registry.MODEL_WRAPPERS, 'mmdet3d_plugin.engine')
+WEIGHT_INITIALIZERS = _child(mmdet3d_registry.WEIGHT_INITIALIZERS)
+OPTIMIZERS = _child(mmdet3d_registry.OPTIMIZERS)
+OPTIM_WRAPPERS = _child(mmdet3d_registry.OPTIM_WRAPPERS)
+OPTIM_WRAPPER_CONSTRUCTORS = _child(mmdet3d_registry.OPTIM_WRAPPER_CONSTRUCTORS)
+PARAM_SCHEDULERS = _child(mmdet3d_registry.PARAM_SCHEDULERS)
+METRICS = _child(mmdet3d_registry.METRICS)
+EVALUATOR = _child(mmdet3d_registry.EVALUATOR)
+TASK_UTILS = _child(mmdet3d_registry.TASK_UTILS)
+VISUALIZERS = _child(mmdet3d_registry.VISUALIZERS)
+VISBACKENDS = _child(mmdet3d_registry.VISBACKENDS)
+LOG_PROCESSORS = _child(mmdet3d_registry.LOG_PROCESSORS)
+INFERENCERS = _child(mmdet3d_registry.INFERENCERS)
+
+ALL_REGISTRIES = {
+    name: value for name, value in globals().items() if isinstance(value, Registry)
+}

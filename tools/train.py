@@ -1,0 +1,47 @@
+#!/usr/bin/env python
+"""Train a Drive3D (or any mmdet3d) model with mmengine's Runner.
+
+Examples:
+    python tools/train.py configs/<method>/<config>.py --work-dir work_dirs/run1
+    python tools/train.py CONFIG --amp --cfg-options train_dataloader.batch_size=2
+    python tools/train.py CONFIG --resume                # latest checkpoint in work_dir
+    bash tools/dist_train.sh CONFIG 8                     # 8 GPUs (or 8 Gloo processes on CPU)
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from mmdet3d_plugin.engine import build_runner, prepare_train_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a 3D perception model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (float16 on GPU, bfloat16 on CPU)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the LR by the total batch size / auto_scale_lr.base_batch_size')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from this checkpoint, or (no value) from the latest one '
+                        'in the work directory')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_dataloader.batch_size=2 '
+                        'optim_wrapper.optimizer.lr=0.01 (lists as key="[a,b]")')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    runner = build_runner(prepare_train_config(args))
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
