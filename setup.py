@@ -33,13 +33,25 @@ def version():
     return namespace['__version__']
 
 
+def pip_cuda_include_dirs(cuda_home):
+    """Header folders of pip's NVIDIA packages, when the CUDA toolkit lacks the math libraries'
+    headers that torch's CUDA headers include (cusparse.h, cublas_v2.h, ...)."""
+    if cuda_home and (Path(cuda_home) / 'include' / 'cusparse.h').exists():
+        return []
+    try:
+        import nvidia
+    except ImportError:
+        return []
+    return sorted(str(p) for base in nvidia.__path__ for p in Path(base).glob('*/include'))
+
+
 def op_extensions():
     """Return ``(ext_modules, cmdclass)`` for the optional compiled ops."""
     if os.environ.get('DRIVE3D_NO_OPS', '0') == '1':
         return [], {}
     try:
         import torch
-        from torch.utils.cpp_extension import (BuildExtension, CppExtension,
+        from torch.utils.cpp_extension import (CUDA_HOME, BuildExtension, CppExtension,
                                                CUDAExtension)
     except ImportError as exc:  # torch absent: pure-PyTorch paths only
         print(f'[drive3d] compiled ops skipped ({exc})', file=sys.stderr)
@@ -71,6 +83,7 @@ def op_extensions():
         if with_cuda and cu:
             ext_modules.append(CUDAExtension(
                 name, cpp + cu,
+                include_dirs=pip_cuda_include_dirs(CUDA_HOME),
                 define_macros=[('WITH_CUDA', None)],
                 extra_compile_args={'cxx': cxx_flags, 'nvcc': ['-O3']},
                 extra_link_args=['-fopenmp']))

@@ -45,6 +45,13 @@ VISBACKENDS = _child(mmdet3d_registry.VISBACKENDS)
 LOG_PROCESSORS = _child(mmdet3d_registry.LOG_PROCESSORS)
 INFERENCERS = _child(mmdet3d_registry.INFERENCERS)
 
+#: Names deliberately registered here although an ancestor registry has them too. Our spconv
+#: layers choose the algorithm by device, so stock mmdet3d sparse encoders built under our scope
+#: run on CPU as well as GPU (see ``mmdet3d_plugin.ops.sparse``).
+INTENTIONAL_OVERRIDES = {
+    'MODELS': ('SubMConv3d', 'SparseConv3d', 'SparseInverseConv3d'),
+}
+
 ALL_REGISTRIES = {
     name: value for name, value in globals().items() if isinstance(value, Registry)
 }

@@ -1,70 +1,123 @@
-"""Input checks, autograd wrapper and kernel/reference dispatch for :func:`bev_pool`."""
+"""Input checks, autograd wrappers and kernel/reference dispatch of the BEV pooling ops."""
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from ..extension import load_extension
-from .reference import bev_pool_reference
+from .reference import bev_pool_depth_reference, bev_pool_reference
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_INDEX_DTYPES = (torch.int32, torch.int64)
 _AXES = ('batch', 'z', 'y', 'x')
 
 
-def _check_inputs(feats: Tensor, coords: Tensor, batch_size: int, grid_shape: Sequence[int],
-                  check_range: bool) -> None:
-    """Raise a ``TypeError``/``ValueError`` naming the bad argument and what was expected."""
-    if not isinstance(feats, Tensor) or not isinstance(coords, Tensor):
-        raise TypeError('bev_pool: feats and coords must be torch.Tensor, got '
-                        f'{type(feats).__name__} and {type(coords).__name__}')
-    if feats.dim() != 2:
-        raise ValueError(f'bev_pool: feats must have shape (N, C), got {tuple(feats.shape)}')
-    if feats.dtype not in _FLOAT_DTYPES:
-        raise TypeError(f'bev_pool: feats must be a floating tensor {_FLOAT_DTYPES}, '
-                        f'got {feats.dtype}')
-    if coords.dim() != 2 or coords.shape[1] != 4:
-        raise ValueError('bev_pool: coords must have shape (N, 4) [batch, z, y, x], '
-                         f'got {tuple(coords.shape)}')
-    if coords.dtype not in (torch.int32, torch.int64):
-        raise TypeError(f'bev_pool: coords must be int32 or int64, got {coords.dtype}')
-    if coords.shape[0] != feats.shape[0]:
-        raise ValueError(f'bev_pool: coords has {coords.shape[0]} rows but feats has '
-                         f'{feats.shape[0]}; expected one cell per point')
-    if coords.device != feats.device:
-        raise ValueError(f'bev_pool: coords is on {coords.device} but feats on {feats.device}')
+def _check_float(name: str, tensor, dim: int, shape_text: str) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f'bev_pool: {name} must be a torch.Tensor {shape_text}, '
+                        f'got {type(tensor).__name__}')
+    if tensor.dim() != dim:
+        raise ValueError(f'bev_pool: {name} must have shape {shape_text}, got {tuple(tensor.shape)}')
+    if tensor.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f'bev_pool: {name} must be a floating tensor {_FLOAT_DTYPES}, '
+                        f'got {tensor.dtype}')
+
+
+def _check_index(name: str, tensor, rows: int, device, shape_text: str, cols: int = None) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f'bev_pool: {name} must be a torch.Tensor {shape_text}, '
+                        f'got {type(tensor).__name__}')
+    expected_dim = 1 if cols is None else 2
+    if tensor.dim() != expected_dim or (cols is not None and tensor.shape[1] != cols):
+        raise ValueError(f'bev_pool: {name} must have shape {shape_text}, got {tuple(tensor.shape)}')
+    if tensor.dtype not in _INDEX_DTYPES:
+        raise TypeError(f'bev_pool: {name} must be int32 or int64, got {tensor.dtype}')
+    if tensor.shape[0] != rows:
+        raise ValueError(f'bev_pool: {name} has {tensor.shape[0]} rows, expected {rows} '
+                         '(one per point)')
+    if tensor.device != device:
+        raise ValueError(f'bev_pool: {name} is on {tensor.device}, expected {device}')
+
+
+def _check_grid(batch_size: int, grid_shape: Sequence[int]) -> tuple:
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f'bev_pool: batch_size must be a positive int, got {batch_size!r}')
     if len(grid_shape) != 3 or any(int(s) < 1 for s in grid_shape):
-        raise ValueError(f'bev_pool: grid_shape must be three positive ints (Z, Y, X), '
+        raise ValueError('bev_pool: grid_shape must be three positive ints (Z, Y, X), '
                          f'got {tuple(grid_shape)}')
-    if check_range and coords.shape[0] > 0:
-        lows = coords.amin(0).tolist()
-        highs = coords.amax(0).tolist()
-        limits = (batch_size, *grid_shape)
-        for col, (axis, low, high, limit) in enumerate(zip(_AXES, lows, highs, limits)):
-            if low < 0 or high >= limit:
-                raise ValueError(
-                    f'bev_pool: coords[:, {col}] ({axis}) spans [{low}, {high}], expected '
-                    f'[0, {limit - 1}]; drop points outside the grid before pooling')
+    return tuple(int(s) for s in grid_shape)
+
+
+def _check_range(name: str, tensor: Tensor, limits: Sequence[int], axes=None) -> None:
+    """Name the first out-of-range value: column (axis), row and the allowed range."""
+    if tensor.numel() == 0:
+        return
+    limits_t = torch.tensor(limits, device=tensor.device)
+    bad = (tensor < 0) | (tensor >= limits_t)
+    if not bool(bad.any()):
+        return
+    row = int(bad.reshape(len(tensor), -1).any(1).nonzero()[0])
+    if axes is None:
+        raise ValueError(f'bev_pool: {name} is {int(tensor[row])} at row {row}, expected '
+                         f'[0, {limits[0] - 1}]')
+    col = int(bad[row].nonzero()[0])
+    raise ValueError(f'bev_pool: {name}[:, {col}] ({axes[col]}) is {int(tensor[row, col])} at row '
+                     f'{row}, expected [0, {limits[col] - 1}]; drop points outside the grid '
+                     'before pooling')
+
+
+def _select_extension(impl: Optional[str], device: torch.device):
+    """Return the compiled module to use, or None for the reference."""
+    impl = impl or os.environ.get('DRIVE3D_BEV_POOL_IMPL') or None
+    if impl not in (None, 'ext', 'reference'):
+        raise ValueError(f"bev_pool: impl must be 'ext', 'reference' or None, got {impl!r}")
+    if impl == 'reference':
+        return None
+    ext = load_extension('bev_pool', warn=impl is None, required=impl == 'ext')
+    if ext is not None and device.type == 'cuda' and not ext.with_cuda():
+        if impl == 'ext':
+            raise RuntimeError('bev_pool: the compiled extension has no CUDA kernel; reinstall '
+                               'with FORCE_CUDA=1 (tools/setup_env.sh)')
+        return None
+    return ext
+
+
+def _to_dense(pooled: Tensor, batch_size: int, grid: tuple) -> Tensor:
+    """``(B*Z*Y*X, C)`` channels-last sums -> contiguous ``(B, C, Z, Y, X)``."""
+    return pooled.view(batch_size, *grid, pooled.shape[1]).permute(0, 4, 1, 2, 3).contiguous()
 
 
 class _BEVPoolFunction(torch.autograd.Function):
-    """Autograd wrapper of the compiled kernel; gradient flows to ``feats`` only."""
+    """Autograd wrapper of the generic kernel; the gradient flows to ``feats`` only."""
 
     @staticmethod
-    def forward(ctx, feats: Tensor, coords: Tensor, batch_size: int, num_z: int, num_y: int,
-                num_x: int, ext) -> Tensor:
+    def forward(ctx, feats, coords, batch_size, grid, ext):
         ctx.save_for_backward(coords)
-        ctx.grid = (num_z, num_y, num_x)
-        ctx.ext = ext
-        return ext.forward(feats, coords, batch_size, num_z, num_y, num_x)
+        ctx.grid, ctx.ext = grid, ext
+        return ext.forward(feats, coords, batch_size, *grid)
 
     @staticmethod
-    def backward(ctx, grad_pooled: Tensor):
+    def backward(ctx, grad_pooled):
         (coords,) = ctx.saved_tensors
-        grad_feats = ctx.ext.backward(grad_pooled.contiguous(), coords, *ctx.grid)
-        return grad_feats, None, None, None, None, None, None
+        return ctx.ext.backward(grad_pooled.contiguous(), coords, *ctx.grid), None, None, None, None
+
+
+class _BEVPoolDepthFunction(torch.autograd.Function):
+    """Autograd wrapper of the depth-weighted kernel; gradients flow to depth and context."""
+
+    @staticmethod
+    def forward(ctx, depth, context, pixel_index, coords, batch_size, grid, ext):
+        ctx.save_for_backward(depth, context, pixel_index, coords)
+        ctx.grid, ctx.ext = grid, ext
+        return ext.depth_forward(depth, context, pixel_index, coords, batch_size, *grid)
+
+    @staticmethod
+    def backward(ctx, grad_pooled):
+        depth, context, pixel_index, coords = ctx.saved_tensors
+        grad_depth, grad_context = ctx.ext.depth_backward(
+            grad_pooled.contiguous(), depth, context, pixel_index, coords, *ctx.grid)
+        return grad_depth, grad_context, None, None, None, None, None
 
 
 def bev_pool_available_impls(device: torch.device = torch.device('cpu')) -> list:
@@ -77,41 +130,75 @@ def bev_pool_available_impls(device: torch.device = torch.device('cpu')) -> list
 
 
 def bev_pool(feats: Tensor, coords: Tensor, batch_size: int, grid_shape: Sequence[int],
-             impl: str = None, check_range: bool = True) -> Tensor:
-    """Sum point features into a dense ``(B, C, Z, Y, X)`` grid.
+             impl: Optional[str] = None) -> Tensor:
+    """Sum point features into a dense ``(B, C, Z, Y, X)`` grid (generic BEV/voxel pooling).
 
     Args:
-        feats (Tensor): ``(N, C)`` floating point features (e.g. depth-weighted image
-            features of the LSS frustum, flattened).
+        feats (Tensor): ``(N, C)`` floating point features of N points.
         coords (Tensor): ``(N, 4)`` int32/int64 cell of each point as ``[batch, z, y, x]``.
-            Every row must lie inside the grid; filter the frustum first.
+            Every row must lie inside the grid (an error names the first one that does not).
         batch_size (int): ``B``.
         grid_shape (Sequence[int]): ``(Z, Y, X)`` cells.
-        impl (str, optional): ``'ext'`` (compiled kernel, error if missing), ``'reference'``
+        impl (str, optional): ``'ext'`` (compiled kernel; error if missing), ``'reference'``
             (pure PyTorch) or None: ``$DRIVE3D_BEV_POOL_IMPL`` if set, else the kernel when it
             loaded, else the reference with one warning.
-        check_range (bool): Validate that ``coords`` lie in the grid (one reduction over
-            ``coords``). Disable only for coordinates that are in range by construction.
 
     Returns:
-        Tensor: ``(B, C, Z, Y, X)`` pooled features, dtype of ``feats``; empty cells are 0.
+        Tensor: ``(B, C, Z, Y, X)`` sums, dtype of ``feats``; empty cells are 0.
     """
-    _check_inputs(feats, coords, batch_size, grid_shape, check_range)
-    num_z, num_y, num_x = (int(s) for s in grid_shape)
-    impl = impl or os.environ.get('DRIVE3D_BEV_POOL_IMPL') or None
-    if impl not in (None, 'ext', 'reference'):
-        raise ValueError(f"bev_pool: impl must be 'ext', 'reference' or None, got {impl!r}")
-    ext = None
-    if impl != 'reference':
-        ext = load_extension('bev_pool', warn=impl is None, required=impl == 'ext')
-        if ext is not None and feats.is_cuda and not ext.with_cuda():
-            if impl == 'ext':
-                raise RuntimeError('bev_pool: the compiled extension has no CUDA kernel; '
-                                   'reinstall with FORCE_CUDA=1 (tools/setup_env.sh)')
-            ext = None
+    _check_float('feats', feats, 2, '(N, C)')
+    _check_index('coords', coords, feats.shape[0], feats.device, '(N, 4) [batch, z, y, x]', cols=4)
+    grid = _check_grid(batch_size, grid_shape)
+    ext = _select_extension(impl, feats.device)
+    if ext is None or feats.is_cuda:  # the CPU kernel validates ranges itself
+        _check_range('coords', coords, (batch_size, ) + grid, _AXES)
     if ext is None:
-        return bev_pool_reference(feats, coords, batch_size, (num_z, num_y, num_x))
-    pooled = _BEVPoolFunction.apply(feats.contiguous(), coords.contiguous(), batch_size, num_z,
-                                    num_y, num_x, ext)
-    channels = feats.shape[1]
-    return pooled.view(batch_size, num_z, num_y, num_x, channels).permute(0, 4, 1, 2, 3).contiguous()
+        return bev_pool_reference(feats, coords, batch_size, grid)
+    pooled = _BEVPoolFunction.apply(feats.contiguous(), coords.contiguous(), batch_size, grid, ext)
+    return _to_dense(pooled, batch_size, grid)
+
+
+def bev_pool_depth(depth: Tensor, context: Tensor, pixel_index: Tensor, coords: Tensor,
+                   batch_size: int, grid_shape: Sequence[int], impl: Optional[str] = None) -> Tensor:
+    """LSS splat without materialising the frustum features: ``sum depth[n] * context[pixel[n]]``.
+
+    A camera feature pixel carries one context vector; each of its D depth bins is a frustum
+    point with weight ``depth[n]`` (the depth probability) and a BEV cell ``coords[n]``. The
+    compiled kernel never builds the ``(N, C)`` product that the PyTorch formulation needs
+    (1.99 M x 80 floats, 638 MB, at nuScenes LSS size).
+
+    Args:
+        depth (Tensor): ``(N,)`` weights of the frustum points kept inside the grid.
+        context (Tensor): ``(P, C)`` context features, one row per camera feature pixel.
+        pixel_index (Tensor): ``(N,)`` int32/int64 row of ``context`` of each point
+            (same dtype as ``coords``).
+        coords (Tensor): ``(N, 4)`` ``[batch, z, y, x]`` cell of each point, inside the grid.
+        batch_size (int): ``B``.
+        grid_shape (Sequence[int]): ``(Z, Y, X)``.
+        impl (str, optional): As in :func:`bev_pool`.
+
+    Returns:
+        Tensor: ``(B, C, Z, Y, X)``; differentiable w.r.t. ``depth`` and ``context``.
+    """
+    _check_float('depth', depth, 1, '(N,)')
+    _check_float('context', context, 2, '(P, C)')
+    if context.dtype != depth.dtype or context.device != depth.device:
+        raise TypeError(f'bev_pool: depth ({depth.dtype}, {depth.device}) and context '
+                        f'({context.dtype}, {context.device}) must share dtype and device')
+    n = depth.shape[0]
+    _check_index('pixel_index', pixel_index, n, depth.device, '(N,)')
+    _check_index('coords', coords, n, depth.device, '(N, 4) [batch, z, y, x]', cols=4)
+    if pixel_index.dtype != coords.dtype:
+        raise TypeError(f'bev_pool: pixel_index ({pixel_index.dtype}) and coords '
+                        f'({coords.dtype}) must share one integer dtype')
+    grid = _check_grid(batch_size, grid_shape)
+    ext = _select_extension(impl, depth.device)
+    if ext is None or depth.is_cuda:
+        _check_range('coords', coords, (batch_size, ) + grid, _AXES)
+        _check_range('pixel_index', pixel_index, (context.shape[0], ))
+    if ext is None:
+        return bev_pool_depth_reference(depth, context, pixel_index, coords, batch_size, grid)
+    pooled = _BEVPoolDepthFunction.apply(depth.contiguous(), context.contiguous(),
+                                         pixel_index.contiguous(), coords.contiguous(), batch_size,
+                                         grid, ext)
+    return _to_dense(pooled, batch_size, grid)

@@ -71,3 +71,23 @@ def bev_pool_cumsum_reference(feats: Tensor, coords: Tensor, batch_size: int,
     pooled = feats.new_zeros(batch_size * num_z * num_y * num_x, channels)
     pooled[ranks] = summed
     return pooled.view(batch_size, num_z, num_y, num_x, channels).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def bev_pool_depth_reference(depth: Tensor, context: Tensor, pixel_index: Tensor, coords: Tensor,
+                             batch_size: int, grid_shape: Sequence[int]) -> Tensor:
+    """Depth-weighted LSS splat the way LSS/BEVFusion write it in PyTorch: materialise the
+    ``(N, C)`` outer product ``depth[n] * context[pixel_index[n]]``, then pool it.
+
+    Args:
+        depth (Tensor): ``(N,)`` weight (depth probability) of each frustum point.
+        context (Tensor): ``(P, C)`` image context features, one row per feature pixel.
+        pixel_index (Tensor): ``(N,)`` integer row of ``context`` each frustum point lies on.
+        coords (Tensor): ``(N, 4)`` integer ``[batch, z, y, x]`` cell of each point, in range.
+        batch_size (int): ``B``.
+        grid_shape (Sequence[int]): ``(Z, Y, X)``.
+
+    Returns:
+        Tensor: ``(B, C, Z, Y, X)``.
+    """
+    feats = depth[:, None] * context.index_select(0, pixel_index.long())
+    return bev_pool_reference(feats, coords, batch_size, grid_shape)

@@ -1,6 +1,7 @@
-// BEV pooling CUDA kernels: one thread per (point, channel).
-// Forward accumulates with atomic adds into the channels-last (cells, C) output; backward
-// gathers rows. gpuAtomicAdd covers float, double, half and bfloat16.
+// BEV pooling CUDA kernels (generic and depth-weighted forms), one thread per (point, channel).
+// Scatters accumulate with gpuAtomicAdd (float, double, half, bfloat16); gathers read rows.
+// Ranges are validated by the Python wrapper before launch.
+#include <ATen/OpMathType.h>
 #include <ATen/cuda/Atomic.cuh>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -17,34 +18,76 @@ __device__ __forceinline__ int64_t cell_of(const index_t* c, int64_t num_z, int6
   return ((static_cast<int64_t>(c[0]) * num_z + c[1]) * num_y + c[2]) * num_x + c[3];
 }
 
-template <typename scalar_t, typename index_t>
-__global__ void forward_kernel(const scalar_t* __restrict__ feats,
-                               const index_t* __restrict__ coords, int64_t num_points,
-                               int64_t channels, int64_t num_z, int64_t num_y, int64_t num_x,
-                               scalar_t* __restrict__ pooled) {
-  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= num_points * channels) return;
-  const int64_t i = idx / channels;
-  const int64_t c = idx - i * channels;
-  const int64_t cell = cell_of(coords + 4 * i, num_z, num_y, num_x);
-  gpuAtomicAdd(pooled + cell * channels + c, feats[idx]);
-}
-
-template <typename scalar_t, typename index_t>
-__global__ void backward_kernel(const scalar_t* __restrict__ grad_pooled,
-                                const index_t* __restrict__ coords, int64_t num_points,
-                                int64_t channels, int64_t num_z, int64_t num_y, int64_t num_x,
-                                scalar_t* __restrict__ grad_feats) {
-  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= num_points * channels) return;
-  const int64_t i = idx / channels;
-  const int64_t c = idx - i * channels;
-  grad_feats[idx] = grad_pooled[cell_of(coords + 4 * i, num_z, num_y, num_x) * channels + c];
-}
-
 inline unsigned int num_blocks(int64_t total) {
   return static_cast<unsigned int>((total + kThreads - 1) / kThreads);
 }
+
+// pooled[cell(i)] += weight(i) * src[src_row(i)], thread per (i, c)
+template <typename scalar_t, typename index_t, bool kDepth>
+__global__ void scatter_to_cells(const scalar_t* __restrict__ src,
+                                 const scalar_t* __restrict__ depth,
+                                 const index_t* __restrict__ pixel_index,
+                                 const index_t* __restrict__ coords, int64_t n, int64_t channels,
+                                 int64_t num_z, int64_t num_y, int64_t num_x,
+                                 scalar_t* __restrict__ pooled) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= n * channels) return;
+  const int64_t i = idx / channels, c = idx - i * channels;
+  const int64_t cell = cell_of(coords + 4 * i, num_z, num_y, num_x);
+  scalar_t value = kDepth ? static_cast<scalar_t>(depth[i] * src[pixel_index[i] * channels + c])
+                          : src[idx];
+  gpuAtomicAdd(pooled + cell * channels + c, value);
+}
+
+// grad_feats[i] = grad_pooled[cell(i)], thread per (i, c)
+template <typename scalar_t, typename index_t>
+__global__ void gather_from_cells(const scalar_t* __restrict__ grad_pooled,
+                                  const index_t* __restrict__ coords, int64_t n, int64_t channels,
+                                  int64_t num_z, int64_t num_y, int64_t num_x,
+                                  scalar_t* __restrict__ grad_feats) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= n * channels) return;
+  const int64_t i = idx / channels, c = idx - i * channels;
+  grad_feats[idx] = grad_pooled[cell_of(coords + 4 * i, num_z, num_y, num_x) * channels + c];
+}
+
+// grad_depth[i] = <grad_pooled[cell(i)], context[pix[i]]>, thread per point
+template <typename scalar_t, typename index_t>
+__global__ void depth_grad(const scalar_t* __restrict__ grad_pooled,
+                           const scalar_t* __restrict__ context,
+                           const index_t* __restrict__ pixel_index,
+                           const index_t* __restrict__ coords, int64_t n, int64_t channels,
+                           int64_t num_z, int64_t num_y, int64_t num_x,
+                           scalar_t* __restrict__ grad_depth) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const scalar_t* g = grad_pooled + cell_of(coords + 4 * i, num_z, num_y, num_x) * channels;
+  const scalar_t* ctx = context + static_cast<int64_t>(pixel_index[i]) * channels;
+  at::opmath_type<scalar_t> sum = 0;
+  for (int64_t c = 0; c < channels; ++c) sum += static_cast<at::opmath_type<scalar_t>>(g[c]) * ctx[c];
+  grad_depth[i] = static_cast<scalar_t>(sum);
+}
+
+// grad_context[pix[i]] += depth[i] * grad_pooled[cell(i)], thread per (i, c)
+template <typename scalar_t, typename index_t>
+__global__ void context_grad(const scalar_t* __restrict__ grad_pooled,
+                             const scalar_t* __restrict__ depth,
+                             const index_t* __restrict__ pixel_index,
+                             const index_t* __restrict__ coords, int64_t n, int64_t channels,
+                             int64_t num_z, int64_t num_y, int64_t num_x,
+                             scalar_t* __restrict__ grad_context) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= n * channels) return;
+  const int64_t i = idx / channels, c = idx - i * channels;
+  const scalar_t g = grad_pooled[cell_of(coords + 4 * i, num_z, num_y, num_x) * channels + c];
+  gpuAtomicAdd(grad_context + static_cast<int64_t>(pixel_index[i]) * channels + c,
+               static_cast<scalar_t>(depth[i] * g));
+}
+
+#define BEV_POOL_CUDA_DISPATCH(SCALAR, INDEX, NAME, ...)                                   \
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, SCALAR, NAME, [&] {             \
+    AT_DISPATCH_INDEX_TYPES(INDEX, NAME "_idx", __VA_ARGS__);                               \
+  })
 
 }  // namespace
 
@@ -52,18 +95,14 @@ at::Tensor bev_pool_forward_cuda(const at::Tensor& feats, const at::Tensor& coor
                                  int64_t batch_size, int64_t num_z, int64_t num_y, int64_t num_x) {
   TORCH_CHECK(coords.is_cuda(), "bev_pool: coords must be on the same CUDA device as feats");
   const c10::cuda::CUDAGuard guard(feats.device());
-  const int64_t num_points = feats.size(0);
-  const int64_t channels = feats.size(1);
+  const int64_t n = feats.size(0), channels = feats.size(1);
   auto pooled = at::zeros({batch_size * num_z * num_y * num_x, channels}, feats.options());
-  const int64_t total = num_points * channels;
-  if (total == 0) return pooled;
+  if (n * channels == 0) return pooled;
   auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, feats.scalar_type(), "bev_pool_fwd_cuda", [&] {
-    AT_DISPATCH_INDEX_TYPES(coords.scalar_type(), "bev_pool_fwd_cuda_idx", [&] {
-      forward_kernel<scalar_t, index_t><<<num_blocks(total), kThreads, 0, stream>>>(
-          feats.data_ptr<scalar_t>(), coords.data_ptr<index_t>(), num_points, channels, num_z,
-          num_y, num_x, pooled.data_ptr<scalar_t>());
-    });
+  BEV_POOL_CUDA_DISPATCH(feats.scalar_type(), coords.scalar_type(), "bev_pool_fwd_cuda", [&] {
+    scatter_to_cells<scalar_t, index_t, false><<<num_blocks(n * channels), kThreads, 0, stream>>>(
+        feats.data_ptr<scalar_t>(), nullptr, nullptr, coords.data_ptr<index_t>(), n, channels,
+        num_z, num_y, num_x, pooled.data_ptr<scalar_t>());
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return pooled;
@@ -71,21 +110,58 @@ at::Tensor bev_pool_forward_cuda(const at::Tensor& feats, const at::Tensor& coor
 
 at::Tensor bev_pool_backward_cuda(const at::Tensor& grad_pooled, const at::Tensor& coords,
                                   int64_t num_z, int64_t num_y, int64_t num_x) {
-  TORCH_CHECK(coords.is_cuda(), "bev_pool: coords must be on the same CUDA device as grad");
   const c10::cuda::CUDAGuard guard(grad_pooled.device());
-  const int64_t num_points = coords.size(0);
-  const int64_t channels = grad_pooled.size(1);
-  auto grad_feats = at::empty({num_points, channels}, grad_pooled.options());
-  const int64_t total = num_points * channels;
-  if (total == 0) return grad_feats;
+  const int64_t n = coords.size(0), channels = grad_pooled.size(1);
+  auto grad_feats = at::empty({n, channels}, grad_pooled.options());
+  if (n * channels == 0) return grad_feats;
   auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_pooled.scalar_type(), "bev_pool_bwd_cuda", [&] {
-    AT_DISPATCH_INDEX_TYPES(coords.scalar_type(), "bev_pool_bwd_cuda_idx", [&] {
-      backward_kernel<scalar_t, index_t><<<num_blocks(total), kThreads, 0, stream>>>(
-          grad_pooled.data_ptr<scalar_t>(), coords.data_ptr<index_t>(), num_points, channels,
-          num_z, num_y, num_x, grad_feats.data_ptr<scalar_t>());
-    });
+  BEV_POOL_CUDA_DISPATCH(grad_pooled.scalar_type(), coords.scalar_type(), "bev_pool_bwd_cuda", [&] {
+    gather_from_cells<scalar_t, index_t><<<num_blocks(n * channels), kThreads, 0, stream>>>(
+        grad_pooled.data_ptr<scalar_t>(), coords.data_ptr<index_t>(), n, channels, num_z, num_y,
+        num_x, grad_feats.data_ptr<scalar_t>());
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return grad_feats;
+}
+
+at::Tensor bev_pool_depth_forward_cuda(const at::Tensor& depth, const at::Tensor& context,
+                                       const at::Tensor& pixel_index, const at::Tensor& coords,
+                                       int64_t batch_size, int64_t num_z, int64_t num_y,
+                                       int64_t num_x) {
+  const c10::cuda::CUDAGuard guard(context.device());
+  const int64_t n = depth.size(0), channels = context.size(1);
+  auto pooled = at::zeros({batch_size * num_z * num_y * num_x, channels}, context.options());
+  if (n * channels == 0) return pooled;
+  auto stream = at::cuda::getCurrentCUDAStream();
+  BEV_POOL_CUDA_DISPATCH(context.scalar_type(), coords.scalar_type(), "bev_pool_depth_fwd_cuda", [&] {
+    scatter_to_cells<scalar_t, index_t, true><<<num_blocks(n * channels), kThreads, 0, stream>>>(
+        context.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(), pixel_index.data_ptr<index_t>(),
+        coords.data_ptr<index_t>(), n, channels, num_z, num_y, num_x, pooled.data_ptr<scalar_t>());
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return pooled;
+}
+
+std::vector<at::Tensor> bev_pool_depth_backward_cuda(
+    const at::Tensor& grad_pooled, const at::Tensor& depth, const at::Tensor& context,
+    const at::Tensor& pixel_index, const at::Tensor& coords, int64_t num_z, int64_t num_y,
+    int64_t num_x) {
+  const c10::cuda::CUDAGuard guard(context.device());
+  const int64_t n = depth.size(0), channels = context.size(1);
+  auto grad_depth = at::zeros_like(depth);
+  auto grad_context = at::zeros_like(context);
+  if (n * channels == 0) return {grad_depth, grad_context};
+  auto stream = at::cuda::getCurrentCUDAStream();
+  BEV_POOL_CUDA_DISPATCH(context.scalar_type(), coords.scalar_type(), "bev_pool_depth_bwd_cuda", [&] {
+    depth_grad<scalar_t, index_t><<<num_blocks(n), kThreads, 0, stream>>>(
+        grad_pooled.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(),
+        pixel_index.data_ptr<index_t>(), coords.data_ptr<index_t>(), n, channels, num_z, num_y,
+        num_x, grad_depth.data_ptr<scalar_t>());
+    context_grad<scalar_t, index_t><<<num_blocks(n * channels), kThreads, 0, stream>>>(
+        grad_pooled.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(),
+        pixel_index.data_ptr<index_t>(), coords.data_ptr<index_t>(), n, channels, num_z, num_y,
+        num_x, grad_context.data_ptr<scalar_t>());
+  });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return {grad_depth, grad_context};
 }

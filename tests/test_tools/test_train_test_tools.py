@@ -1,0 +1,100 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh, run as users run them: from another
+working directory, in fresh processes, on CPU (Gloo for two processes)."""
+import os
+import re
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+from mmdet3d_plugin.engine import prepare_test_config, prepare_train_config
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CONFIG = str(HERE / 'toy_config.py')
+
+
+def run_tool(args, cwd, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(HERE), PYTHON=sys.executable, OMP_NUM_THREADS='1')
+    out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    return log
+
+
+def mse_values(log):
+    return [float(v) for v in re.findall(r'mse: ([0-9.]+)', log)]
+
+
+def train_args(**overrides):
+    args = dict(config=CONFIG, work_dir=None, amp=False, auto_scale_lr=False, resume=None,
+                cfg_options=None, launcher='none')
+    args.update(overrides)
+    return Namespace(**args)
+
+
+@pytest.mark.slow
+def test_train_resume_and_test_from_another_directory(tmp_path):
+    work = tmp_path / 'work'
+    cwd = tmp_path / 'elsewhere'
+    cwd.mkdir()
+    log = run_tool([sys.executable, str(REPO / 'tools/train.py'), CONFIG, '--work-dir', str(work)], cwd)
+    assert (work / 'epoch_2.pth').is_file()
+    first = mse_values(log)
+    assert len(first) == 2 and first[-1] < first[0], first
+
+    log = run_tool([sys.executable, str(REPO / 'tools/train.py'), CONFIG, '--work-dir', str(work),
+                    '--resume', '--cfg-options', 'train_cfg.max_epochs=3'], cwd)
+    assert 'resumed epoch: 2' in log.lower() or 'resumed' in log.lower()
+    assert (work / 'epoch_3.pth').is_file()
+
+    log = run_tool([sys.executable, str(REPO / 'tools/test.py'), CONFIG, str(work / 'epoch_3.pth'),
+                    '--work-dir', str(tmp_path / 'eval')], cwd)
+    assert mse_values(log)[-1] < first[0]
+
+
+@pytest.mark.slow
+def test_amp_training_runs_on_cpu(tmp_path):
+    log = run_tool([sys.executable, str(REPO / 'tools/train.py'), CONFIG, '--amp', '--work-dir',
+                    str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'], tmp_path)
+    assert (tmp_path / 'epoch_1.pth').is_file()
+    assert 'AmpOptimWrapper' in log or 'amp' in log.lower()
+
+
+@pytest.mark.slow
+def test_dist_train_runs_two_gloo_processes(tmp_path):
+    log = run_tool(['bash', str(REPO / 'tools/dist_train.sh'), CONFIG, '2', '--work-dir', str(tmp_path),
+                    '--cfg-options', 'train_cfg.max_epochs=1'], tmp_path)
+    assert (tmp_path / 'epoch_1.pth').is_file()
+    assert re.search(r"'backend': 'gloo'|backend.*gloo", log), log[-2000:]
+    assert 'World size: 2' in log, log[-2000:]
+
+
+def test_prepare_train_config_applies_arguments(tmp_path):
+    cfg = prepare_train_config(train_args(
+        work_dir=str(tmp_path), amp=True, resume='auto',
+        cfg_options={'train_dataloader.batch_size': 3}))
+    assert cfg.work_dir == str(tmp_path)
+    assert cfg.train_dataloader.batch_size == 3
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.resume is True and cfg.load_from is None
+    cfg = prepare_train_config(train_args(resume='some/ckpt.pth'))
+    assert cfg.load_from == 'some/ckpt.pth'
+    assert cfg.work_dir == os.path.join('./work_dirs', 'toy_config')
+
+
+def test_cpu_launcher_selects_gloo_and_cpu_ddp_wrapper():
+    cfg = prepare_train_config(train_args(launcher='pytorch'))
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    assert cfg.model_wrapper_cfg.type == 'CPUCompatibleDistributedDataParallel'
+    assert cfg.launcher == 'pytorch'
+
+
+def test_missing_config_and_checkpoint_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='config file not found: .*nope.py'):
+        prepare_train_config(train_args(config=str(tmp_path / 'nope.py')))
+    with pytest.raises(FileNotFoundError, match='checkpoint not found: .*missing.pth'):
+        prepare_test_config(Namespace(config=CONFIG, checkpoint=str(tmp_path / 'missing.pth'),
+                                      work_dir=None, amp=False, cfg_options=None, launcher='none'))
