@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_check_out}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 echo "== device"; nvidia-smi -L
 $PY -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0))"
 echo "== build Drive3D ops with CUDA"
@@ -18,7 +18,8 @@ FORCE_CUDA=1 DRIVE3D_OPS_STRICT=1 MAX_JOBS=${MAX_JOBS:-16} $PY setup.py build_ex
 echo "built in $(( $(date +%s) - start )) s"
 $PY -c "from mmdet3d_plugin.ops.bev_pool import _ext; print('bev_pool with_cuda =', _ext.with_cuda())"
 echo "== CUDA kernels vs reference (float64, gradcheck) and CPU kernels"
-$PY -m pytest --noconftest -p no:cacheprovider -q tests/test_ops/test_bev_pool.py 2>&1 | tail -4
+$PY -X faulthandler -m pytest --noconftest -p no:cacheprovider -v tests/test_ops/test_bev_pool.py \
+  > "$OUT/pytest_bev_pool.log" 2>&1; echo "pytest exit $?"; grep -E "PASSED|FAILED|ERROR|passed|failed|Fatal|File" "$OUT/pytest_bev_pool.log" | tail -60
 if $PY -c "import spconv, mmcv, mmdet3d" 2>/dev/null; then
   echo "== spconv GPU path"
   $PY -m pytest -p no:cacheprovider -q tests/test_ops/test_sparse_conv.py -m gpu 2>&1 | tail -3

@@ -49,22 +49,30 @@ def _check_grid(batch_size: int, grid_shape: Sequence[int]) -> tuple:
     return tuple(int(s) for s in grid_shape)
 
 
-def _check_range(name: str, tensor: Tensor, limits: Sequence[int], axes=None) -> None:
-    """Name the first out-of-range value: column (axis), row and the allowed range."""
+def _first_bad_row(tensor: Tensor, limits: Sequence[int], ext) -> int:
+    """Row of the first value outside ``[0, limit)`` of its column, or -1 (one pass)."""
     if tensor.numel() == 0:
+        return -1
+    if ext is not None and tensor.device.type == 'cpu':
+        return ext.first_out_of_range(tensor.contiguous(), list(limits))
+    bad = (tensor < 0) | (tensor >= torch.tensor(limits, device=tensor.device))
+    rows = bad.reshape(len(tensor), -1).any(1).nonzero()
+    return int(rows[0]) if len(rows) else -1
+
+
+def _check_range(name: str, tensor: Tensor, limits: Sequence[int], ext, axes=None) -> None:
+    """Raise ``ValueError`` naming the first out-of-range value: column, row, allowed range."""
+    row = _first_bad_row(tensor, limits, ext)
+    if row < 0:
         return
-    limits_t = torch.tensor(limits, device=tensor.device)
-    bad = (tensor < 0) | (tensor >= limits_t)
-    if not bool(bad.any()):
-        return
-    row = int(bad.reshape(len(tensor), -1).any(1).nonzero()[0])
     if axes is None:
         raise ValueError(f'bev_pool: {name} is {int(tensor[row])} at row {row}, expected '
                          f'[0, {limits[0] - 1}]')
-    col = int(bad[row].nonzero()[0])
-    raise ValueError(f'bev_pool: {name}[:, {col}] ({axes[col]}) is {int(tensor[row, col])} at row '
-                     f'{row}, expected [0, {limits[col] - 1}]; drop points outside the grid '
-                     'before pooling')
+    values = tensor[row].tolist()
+    col = next(k for k, v in enumerate(values) if not 0 <= v < limits[k])
+    raise ValueError(f'bev_pool: {name}[:, {col}] ({axes[col]}) is {values[col]} at row {row}, '
+                     f'expected [0, {limits[col] - 1}]; drop points outside the grid before '
+                     'pooling')
 
 
 def _select_extension(impl: Optional[str], device: torch.device):
@@ -144,14 +152,14 @@ def bev_pool(feats: Tensor, coords: Tensor, batch_size: int, grid_shape: Sequenc
             loaded, else the reference with one warning.
 
     Returns:
-        Tensor: ``(B, C, Z, Y, X)`` sums, dtype of ``feats``; empty cells are 0.
+        Tensor: ``(B, C, Z, Y, X)`` sums, dtype of ``feats``; empty cells are 0. On CUDA,
+        half/bfloat16 inputs are accumulated in float32.
     """
     _check_float('feats', feats, 2, '(N, C)')
     _check_index('coords', coords, feats.shape[0], feats.device, '(N, 4) [batch, z, y, x]', cols=4)
     grid = _check_grid(batch_size, grid_shape)
     ext = _select_extension(impl, feats.device)
-    if ext is None or feats.is_cuda:  # the CPU kernel validates ranges itself
-        _check_range('coords', coords, (batch_size, ) + grid, _AXES)
+    _check_range('coords', coords, (batch_size, ) + grid, ext, _AXES)
     if ext is None:
         return bev_pool_reference(feats, coords, batch_size, grid)
     pooled = _BEVPoolFunction.apply(feats.contiguous(), coords.contiguous(), batch_size, grid, ext)
@@ -193,9 +201,8 @@ def bev_pool_depth(depth: Tensor, context: Tensor, pixel_index: Tensor, coords: 
                         f'({coords.dtype}) must share one integer dtype')
     grid = _check_grid(batch_size, grid_shape)
     ext = _select_extension(impl, depth.device)
-    if ext is None or depth.is_cuda:
-        _check_range('coords', coords, (batch_size, ) + grid, _AXES)
-        _check_range('pixel_index', pixel_index, (context.shape[0], ))
+    _check_range('coords', coords, (batch_size, ) + grid, ext, _AXES)
+    _check_range('pixel_index', pixel_index, (context.shape[0], ), ext)
     if ext is None:
         return bev_pool_depth_reference(depth, context, pixel_index, coords, batch_size, grid)
     pooled = _BEVPoolDepthFunction.apply(depth.contiguous(), context.contiguous(),

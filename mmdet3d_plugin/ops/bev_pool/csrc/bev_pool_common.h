@@ -4,6 +4,7 @@
 #include <torch/extension.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -42,20 +43,28 @@ inline void check_index(const at::Tensor& t, int64_t dim, int64_t rows, const ch
   TORCH_CHECK(t.size(0) == rows, "bev_pool: ", name, " has ", t.size(0), " rows, expected ", rows);
 }
 
-// Validates every coords row against [batch_size, Z, Y, X]; the error names column, row, range.
+// First row (in row order) with a value outside [0, limits[k]) in column k, or -1.
+// Never throws: callers build the error message, so no C++ exception has to cross the
+// parallel region or the Python boundary.
 template <typename index_t>
-void check_coords_range(const index_t* coords, int64_t rows, const int64_t* limits) {
-  static const char* axes[4] = {"batch", "z", "y", "x"};
+int64_t first_out_of_range(const index_t* values, int64_t rows, int64_t cols,
+                           const int64_t* limits) {
+  std::atomic<int64_t> first{rows};
   at::parallel_for(0, rows, 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      for (int k = 0; k < 4; ++k) {
-        const int64_t v = coords[4 * i + k];
-        TORCH_CHECK(v >= 0 && v < limits[k], "bev_pool: coords[:, ", k, "] (", axes[k], ") is ",
-                    v, " at row ", i, ", expected [0, ", limits[k] - 1,
-                    "]; drop points outside the grid before pooling");
+    for (int64_t i = begin; i < end && i < first.load(std::memory_order_relaxed); ++i) {
+      for (int64_t k = 0; k < cols; ++k) {
+        const int64_t v = values[cols * i + k];
+        if (v < 0 || v >= limits[k]) {
+          int64_t seen = first.load();
+          while (i < seen && !first.compare_exchange_weak(seen, i)) {
+          }
+          return;
+        }
       }
     }
   });
+  const int64_t row = first.load();
+  return row == rows ? -1 : row;
 }
 
 // dst[dst_row(i)] += weight(i) * src[src_row(i)] for i in [0, n).

@@ -17,11 +17,9 @@ at::Tensor bev_pool_forward_cpu(const at::Tensor& feats, const at::Tensor& coord
   check_index(coords, 2, feats.size(0), "coords");
   const int64_t n = feats.size(0), channels = feats.size(1);
   auto pooled = at::zeros({batch_size * num_z * num_y * num_x, channels}, feats.options());
-  const int64_t limits[4] = {batch_size, num_z, num_y, num_x};
+  if (n == 0 || channels == 0) return pooled;
   BEV_POOL_DISPATCH(feats.scalar_type(), coords.scalar_type(), "bev_pool_fwd", [&] {
     const index_t* crd = coords.data_ptr<index_t>();
-    check_coords_range(crd, n, limits);
-    if (n == 0 || channels == 0) return;
     chunked_scatter<scalar_t>(
         n, channels, feats.data_ptr<scalar_t>(), pooled,
         [&](int64_t i) { return cell_of(crd + 4 * i, num_z, num_y, num_x); },
@@ -76,22 +74,13 @@ at::Tensor bev_pool_depth_forward_cpu(const at::Tensor& depth, const at::Tensor&
                                       int64_t batch_size, int64_t num_z, int64_t num_y,
                                       int64_t num_x) {
   check_depth_inputs(depth, context, pixel_index, coords);
-  const int64_t n = depth.size(0), channels = context.size(1), pixels = context.size(0);
+  const int64_t n = depth.size(0), channels = context.size(1);
   auto pooled = at::zeros({batch_size * num_z * num_y * num_x, channels}, context.options());
-  const int64_t limits[4] = {batch_size, num_z, num_y, num_x};
+  if (n == 0 || channels == 0) return pooled;
   BEV_POOL_DISPATCH(context.scalar_type(), coords.scalar_type(), "bev_pool_depth_fwd", [&] {
     const index_t* crd = coords.data_ptr<index_t>();
     const index_t* pix = pixel_index.data_ptr<index_t>();
     const scalar_t* dep = depth.data_ptr<scalar_t>();
-    check_coords_range(crd, n, limits);
-    at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        TORCH_CHECK(pix[i] >= 0 && pix[i] < pixels, "bev_pool: pixel_index is ",
-                    static_cast<int64_t>(pix[i]), " at row ", i, ", expected [0, ", pixels - 1,
-                    "] (rows of context)");
-      }
-    });
-    if (n == 0 || channels == 0) return;
     chunked_scatter<scalar_t>(
         n, channels, context.data_ptr<scalar_t>(), pooled,
         [&](int64_t i) { return cell_of(crd + 4 * i, num_z, num_y, num_x); },
@@ -139,4 +128,15 @@ std::vector<at::Tensor> bev_pool_depth_backward_cpu(
         [&](int64_t i) { return dep[i]; });
   });
   return {grad_depth, grad_context};
+}
+
+int64_t bev_pool_first_out_of_range_cpu(const at::Tensor& index, const std::vector<int64_t>& limits) {
+  TORCH_CHECK(!index.is_cuda() && index.is_contiguous(), "bev_pool: index must be a contiguous CPU tensor");
+  const int64_t cols = index.dim() == 1 ? 1 : index.size(1);
+  TORCH_CHECK(static_cast<int64_t>(limits.size()) == cols, "bev_pool: one limit per column");
+  int64_t row = -1;
+  AT_DISPATCH_INDEX_TYPES(index.scalar_type(), "bev_pool_range", [&] {
+    row = first_out_of_range(index.data_ptr<index_t>(), index.size(0), cols, limits.data());
+  });
+  return row;
 }

@@ -62,5 +62,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("backward", &backward, "generic BEV pooling backward -> grad of feats (N, C)");
   m.def("depth_forward", &depth_forward, "depth-weighted BEV pooling forward -> (cells, C)");
   m.def("depth_backward", &depth_backward, "depth-weighted backward -> [grad_depth, grad_context]");
+  m.def("first_out_of_range", &bev_pool_first_out_of_range_cpu,
+        "first row of a CPU index tensor with a value outside [0, limit) of its column, or -1");
   m.def("with_cuda", &with_cuda, "whether the CUDA kernels were compiled in");
 }
