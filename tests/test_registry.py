@@ -74,7 +74,8 @@ def test_mmdet3d_and_mmdet_names_still_resolve(registry_name, name, scope):
 def test_building_through_the_root_registry_reaches_mmdet_and_our_modules():
     from mmengine.registry import MODELS as ROOT
     with DefaultScope.overwrite_default_scope(ours.SCOPE):
-        resnet = ROOT.build(dict(type='mmdet.ResNet', depth=18, num_stages=1, out_indices=(0, )))
+        resnet = ROOT.build(dict(type='mmdet.ResNet', depth=18, num_stages=1, strides=(1, ),
+                                 dilations=(1, ), out_indices=(0, )))
         neck = ROOT.build(dict(type='SECONDFPN', in_channels=[8], out_channels=[4],
                                upsample_strides=[1]))
         conv = ROOT.build(dict(type='SubMConv3d', in_channels=2, out_channels=2, kernel_size=3))
@@ -85,10 +86,10 @@ def test_building_through_the_root_registry_reaches_mmdet_and_our_modules():
 
 def test_lazy_registration_in_a_fresh_interpreter():
     """Without register_all_modules, a lookup imports our modules and mmdet3d's (locations)."""
-    code = ('from mmdet3d_plugin.registry import MODELS, MODEL_WRAPPERS; '
+    code = ('from mmdet3d_plugin.registry import MODELS, OPTIM_WRAPPERS; '
             "print(MODELS.get('SubMConv3d').__module__, MODELS.get('VoxelNet').__module__, "
-            "MODEL_WRAPPERS.get('CPUCompatibleDistributedDataParallel').__name__)")
+            "OPTIM_WRAPPERS.get('AutocastOptimWrapper').__name__)")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ['mmdet3d_plugin.ops.sparse.layers',
                                   'mmdet3d.models.detectors.voxelnet',
-                                  'CPUCompatibleDistributedDataParallel']
+                                  'AutocastOptimWrapper']

@@ -1,9 +1,10 @@
 """Training/testing glue around mmengine's Runner shared by ``tools/train.py`` and ``tools/test.py``."""
 from .ddp import CPUCompatibleDistributedDataParallel
+from .optim_wrapper import AutocastOptimWrapper
 from .launch import (build_runner, init_cpu_distributed, load_config,
                      prepare_test_config, prepare_train_config)
 
 __all__ = [
-    'CPUCompatibleDistributedDataParallel', 'build_runner', 'init_cpu_distributed',
+    'AutocastOptimWrapper', 'CPUCompatibleDistributedDataParallel', 'build_runner', 'init_cpu_distributed',
     'load_config', 'prepare_train_config', 'prepare_test_config'
 ]

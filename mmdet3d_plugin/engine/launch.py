@@ -39,7 +39,7 @@ def _use_gloo(cfg: Config, launcher: str) -> None:
     dist_cfg['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or {}
     if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
-        wrapper['type'] = 'CPUCompatibleDistributedDataParallel'
+        wrapper['type'] = 'CPUCompatibleDistributedDataParallel'  # in mmengine's root registry
         cfg.model_wrapper_cfg = wrapper
 
 
@@ -82,12 +82,13 @@ def prepare_train_config(args) -> Config:
         elif wrapper != 'OptimWrapper':
             raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper, got {wrapper!r} '
                              f'(config {args.config})')
-        else:
+        elif torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
-            if not torch.cuda.is_available():
-                # torch autocast on CPU runs in bfloat16; mmengine's default is float16 (CUDA).
-                cfg.optim_wrapper.dtype = 'bfloat16'
+        else:
+            # mmengine's AmpOptimWrapper needs a GPU; bfloat16 autocast needs no loss scaling.
+            cfg.optim_wrapper.type = 'mmdet3d_plugin.AutocastOptimWrapper'
+            cfg.optim_wrapper.dtype = 'bfloat16'
     if getattr(args, 'auto_scale_lr', False):
         scale = cfg.get('auto_scale_lr', None)
         if not scale or 'base_batch_size' not in scale:
@@ -115,7 +116,14 @@ def prepare_test_config(args) -> Config:
 
 
 def build_runner(cfg: Config):
-    """Register every module, set up CPU distributed if needed and build the Runner."""
+    """Register every module, set up CPU distributed if needed and build the Runner.
+
+    Checkpoints given to the tools (``--resume``, ``load_from``, ``tools/test.py CHECKPOINT``) are
+    trusted like the config, which is Python code the tools execute: mmengine checkpoints hold
+    numpy arrays and message-hub objects that torch>=2.6's ``weights_only`` loading rejects, so
+    the tools default ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (set it to 0 to refuse them).
+    """
+    os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     register_all_modules(init_default_scope=False)
     cfg.setdefault('default_scope', 'mmdet3d_plugin')
     init_cpu_distributed(cfg.get('launcher', 'none'))
