@@ -8,7 +8,8 @@ from mmengine import DefaultScope
 from ..registry import SCOPE
 
 #: Every package of Drive3D that registers modules; extended as methods are added.
-REGISTERING_PACKAGES = ('mmdet3d_plugin.ops.sparse', 'mmdet3d_plugin.engine')
+REGISTERING_PACKAGES = ('mmdet3d_plugin.ops.sparse', 'mmdet3d_plugin.engine',
+                        'mmdet3d_plugin.datasets', 'mmdet3d_plugin.evaluation')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

@@ -1,0 +1,1 @@
+"""Data transforms (loading, augmentation, sensor corruptions, formatting)."""
