@@ -1,0 +1,185 @@
+"""Procedural road network of the synthetic world (global frame, metres, z up).
+
+A grid of straight two-lane roads (right-hand traffic) with sidewalks, pedestrian crossings and
+stop lines at every intersection, a car park and buildings inside the blocks, trees along the
+sidewalks. Everything is stored as shapely geometry, the form the nuScenes map writer and the
+BEV rasteriser need, plus lane centre lines for the agents.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+import numpy as np
+from shapely.geometry import LineString, Polygon, box
+from shapely.ops import unary_union
+
+#: nuScenes map layers written by the synthetic world (BEV segmentation uses the first six).
+POLYGON_LAYERS = ('drivable_area', 'ped_crossing', 'walkway', 'stop_line', 'carpark_area')
+LINE_LAYERS = ('road_divider', 'lane_divider')
+
+
+@dataclass
+class Lane:
+    """A straight lane: centre line from ``start`` to ``end`` (metres, global)."""
+    start: Tuple[float, float]
+    end: Tuple[float, float]
+    road: str
+
+    @property
+    def heading(self) -> float:
+        return float(np.arctan2(self.end[1] - self.start[1], self.end[0] - self.start[0]))
+
+    @property
+    def length(self) -> float:
+        return float(np.hypot(self.end[0] - self.start[0], self.end[1] - self.start[1]))
+
+    def point_at(self, s: float) -> Tuple[float, float]:
+        """Point at arc length ``s`` from the start."""
+        f = s / self.length
+        return (self.start[0] + f * (self.end[0] - self.start[0]),
+                self.start[1] + f * (self.end[1] - self.start[1]))
+
+
+@dataclass
+class StaticBox:
+    """A static obstacle (building, tree trunk+crown): centre, size ``(l, w, h)``, yaw."""
+    center: Tuple[float, float, float]
+    size: Tuple[float, float, float]
+    yaw: float
+    kind: str  # 'building' or 'vegetation'
+
+
+@dataclass
+class RoadMap:
+    """The world's map. ``layers`` maps a nuScenes layer name to its shapely geometries."""
+    size: float
+    road_positions: Tuple[float, ...]
+    road_width: float
+    sidewalk_width: float
+    layers: Dict[str, List] = field(default_factory=dict)
+    lanes: List[Lane] = field(default_factory=list)
+    sidewalk_paths: List[Lane] = field(default_factory=list)
+    crossing_paths: List[Lane] = field(default_factory=list)
+    static_boxes: List[StaticBox] = field(default_factory=list)
+
+
+def build_road_map(rng: np.random.Generator, size: float = 300.0,
+                   road_positions: Tuple[float, ...] = (50.0, 150.0, 250.0),
+                   road_width: float = 8.0, sidewalk_width: float = 3.0) -> RoadMap:
+    """Build the grid map: roads at ``road_positions`` in x and in y across ``[0, size]``.
+
+    Args:
+        rng (np.random.Generator): Source of randomness (building/tree placement).
+        size (float): Side of the square map in metres.
+        road_positions (tuple): Centre coordinates of the roads (same for both axes).
+        road_width (float): Carriageway width (two lanes).
+        sidewalk_width (float): Walkway width on each side of a road.
+
+    Returns:
+        RoadMap: Polygons per layer, lane/sidewalk/crossing centre lines, static boxes.
+    """
+    half = road_width / 2
+    roads, walks, crossings, stops, lanes, walk_paths, cross_paths = [], [], [], [], [], [], []
+    tree_lines = []
+    dividers = []
+    for p in road_positions:
+        roads += [box(0, p - half, size, p + half), box(p - half, 0, p + half, size)]
+        dividers += [LineString([(0, p), (size, p)]), LineString([(p, 0), (p, size)])]
+        for side in (-1, 1):
+            lo, hi = sorted((p + side * half, p + side * (half + sidewalk_width)))
+            walks += [box(0, lo, size, hi), box(lo, 0, hi, size)]
+            inner = p + side * (half + 0.3 * sidewalk_width)  # pedestrians walk here
+            outer = p + side * (half + 0.8 * sidewalk_width)  # trees stand here
+            # walking paths stop short of the intersections (walkers cross at crossings)
+            for a, b in _block_spans(size, road_positions, half + sidewalk_width + 4.0):
+                walk_paths += [Lane((a, inner), (b, inner), f'walk-h{p}'),
+                               Lane((inner, a), (inner, b), f'walk-v{p}')]
+            tree_lines += [Lane((0, outer), (size, outer), f'tree-h{p}'),
+                           Lane((outer, 0), (outer, size), f'tree-v{p}')]
+        # Right-hand traffic: eastbound south of the centre line, westbound north of it, ...
+        lanes += [Lane((0, p - half / 2), (size, p - half / 2), f'h{p}'),
+                  Lane((size, p + half / 2), (0, p + half / 2), f'h{p}'),
+                  Lane((p + half / 2, 0), (p + half / 2, size), f'v{p}'),
+                  Lane((p - half / 2, size), (p - half / 2, 0), f'v{p}')]
+    cw = 4.0  # crossing width
+    for px in road_positions:
+        for py in road_positions:
+            for sign in (-1, 1):
+                off = half + sidewalk_width / 2  # crossing just outside the intersection
+                # across the vertical road (north/south of the intersection)
+                cy = py + sign * (off + cw / 2)
+                crossings.append(box(px - half, cy - cw / 2, px + half, cy + cw / 2))
+                cross_paths.append(Lane((px - half - 1.5, cy), (px + half + 1.5, cy), f'x{px}'))
+                # across the horizontal road (east/west of the intersection)
+                cx = px + sign * (off + cw / 2)
+                crossings.append(box(cx - cw / 2, py - half, cx + cw / 2, py + half))
+                # stop lines on the incoming lanes, before the crossings
+                sx = cx + sign * (cw / 2 + 0.5)
+                stops.append(box(min(sx, sx + sign * 0.6), py + (0 if sign > 0 else -half),
+                                 max(sx, sx + sign * 0.6), py + (half if sign > 0 else 0)))
+    drivable = unary_union(roads)
+    layers = {
+        'drivable_area': [drivable],
+        'walkway': [unary_union(walks).difference(drivable)],
+        'ped_crossing': crossings,
+        'stop_line': stops,
+        'carpark_area': [],
+        'road_divider': dividers,
+        'lane_divider': [],
+    }
+    road_map = RoadMap(size, tuple(road_positions), road_width, sidewalk_width, layers, lanes,
+                       walk_paths, cross_paths)
+    _fill_blocks(road_map, tree_lines, rng)
+    return road_map
+
+
+def _block_spans(size: float, road_positions, clearance: float) -> List[Tuple[float, float]]:
+    """Intervals of [0, size] between roads, ``clearance`` away from every road centre."""
+    edges = [0.0] + [v for p in road_positions for v in (p - clearance, p + clearance)] + [size]
+    return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a > 5.0]
+
+
+def _fill_blocks(road_map: RoadMap, tree_lines: List[Lane], rng: np.random.Generator) -> None:
+    """Put a car park, buildings and trees into the blocks between roads."""
+    edges = [0.0] + list(road_map.road_positions) + [road_map.size]
+    margin = road_map.road_width / 2 + road_map.sidewalk_width
+    blocks = []
+    for x0, x1 in zip(edges[:-1], edges[1:]):
+        for y0, y1 in zip(edges[:-1], edges[1:]):
+            bx0 = x0 + (margin if x0 > 0 else 0) + 2.0
+            bx1 = x1 - (margin if x1 < road_map.size else 0) - 2.0
+            by0 = y0 + (margin if y0 > 0 else 0) + 2.0
+            by1 = y1 - (margin if y1 < road_map.size else 0) - 2.0
+            if bx1 - bx0 > 10 and by1 - by0 > 10:
+                blocks.append((bx0, by0, bx1, by1))
+    carpark_block = int(rng.integers(len(blocks)))
+    for idx, (bx0, by0, bx1, by1) in enumerate(blocks):
+        if idx == carpark_block:
+            road_map.layers['carpark_area'].append(box(bx0, by0, bx0 + 30, by0 + 20))
+            bx0 += 34  # buildings beside the car park
+        # a row of buildings along each block edge
+        x = bx0
+        while x < bx1 - 8:
+            length = float(rng.uniform(8, 20))
+            depth = float(rng.uniform(8, 15))
+            height = float(rng.uniform(6, 25))
+            length = min(length, bx1 - x)
+            for y_edge, sign in ((by0, 1), (by1, -1)):
+                cy = y_edge + sign * depth / 2
+                road_map.static_boxes.append(
+                    StaticBox((x + length / 2, cy, height / 2), (length, depth, height), 0.0,
+                              'building'))
+            x += length + float(rng.uniform(2, 6))
+    # trees on the outer part of the sidewalks, every ~15 m, none near intersections
+    for path in tree_lines:
+        for s in np.arange(float(rng.uniform(3, 12)), path.length, 15.0):
+            x, y = path.point_at(float(s))
+            if _near_intersection(x, y, road_map):
+                continue
+            road_map.static_boxes.append(StaticBox((x, y, 2.5), (0.8, 0.8, 5.0), 0.0,
+                                                   'vegetation'))
+
+
+def _near_intersection(x: float, y: float, road_map: RoadMap, clearance: float = 12.0) -> bool:
+    px = min(road_map.road_positions, key=lambda p: abs(p - x))
+    py = min(road_map.road_positions, key=lambda p: abs(p - y))
+    return abs(px - x) < clearance and abs(py - y) < clearance
