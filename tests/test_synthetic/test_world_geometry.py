@@ -125,3 +125,17 @@ def test_occlusion_nearest_box_wins():
                              np.random.default_rng(0))
     straight = np.abs(np.arctan2(points[:, 1], points[:, 0])) < np.deg2rad(2.0)
     assert (hit[straight] == 0).all()
+
+
+def test_rig_matches_nuscenes_geometry():
+    from mmdet3d_plugin.synthetic.rig import CAMERA_NAMES, build_rig, rotation_to_quaternion
+    rig = build_rig((400, 225))
+    assert set(CAMERA_NAMES) | {'LIDAR_TOP'} == set(rig)
+    forward = {name: rig[name].rotation @ np.array([0.0, 0.0, 1.0]) for name in CAMERA_NAMES}
+    np.testing.assert_allclose(forward['CAM_FRONT'], [1, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(forward['CAM_BACK'], [-1, 0, 0], atol=1e-9)
+    assert forward['CAM_FRONT_LEFT'][1] > 0 > forward['CAM_FRONT_RIGHT'][1]
+    # nuScenes' CAM_FRONT quaternion is about (0.5, -0.5, 0.5, -0.5)
+    np.testing.assert_allclose(np.abs(rotation_to_quaternion(rig['CAM_FRONT'].rotation)), 0.5,
+                               atol=1e-6)
+    assert rig['CAM_FRONT'].intrinsic[0, 0] == pytest.approx(1266.4 / 4)
