@@ -1,0 +1,24 @@
+"""MetaBEV's sensor-corruption suite as seeded mmcv transforms (train and test pipelines).
+
+Transforms: ``LimitedField``, ``BeamReduction``, ``MissingLiDAR`` (lidar.py),
+``MissingObjects`` (objects.py), ``ObstacleOcclusion`` (occlusion.py), ``ViewDrop``,
+``ViewNoise``, ``MissingCamera`` (camera.py). Settings: ``CORRUPTION_SUITE`` and
+``build_corruption`` (suite.py). Seeding: ``base.py``.
+
+Missing sensors are an input state, not an error: ``MissingLiDAR`` leaves an empty (0, C)
+points object and sets ``results['lidar_missing'] = True``; ``MissingCamera`` zeroes every view
+and sets ``results['camera_missing'] = True`` and ``results['dropped_views']``.
+"""
+from .base import SeededCorruption, sample_identity, stable_hash
+from .camera import MissingCamera, ViewDrop, ViewNoise
+from .lidar import BeamReduction, LimitedField, MissingLiDAR, beam_keep_mask
+from .objects import MissingObjects
+from .occlusion import ObstacleOcclusion, occluder_alpha
+from .suite import CORRUPTION_SPECS, CORRUPTION_SUITE, CorruptionSpec, build_corruption
+
+__all__ = [
+    'SeededCorruption', 'sample_identity', 'stable_hash', 'LimitedField', 'BeamReduction',
+    'MissingLiDAR', 'beam_keep_mask', 'MissingObjects', 'ObstacleOcclusion', 'occluder_alpha',
+    'ViewDrop', 'ViewNoise', 'MissingCamera', 'CORRUPTION_SPECS', 'CORRUPTION_SUITE',
+    'CorruptionSpec', 'build_corruption'
+]
