@@ -4,10 +4,13 @@ ray-cast 32-beam LiDAR. Writers in the real dataset formats build on it."""
 from .classes import CLASS_BY_NAME, DETECTION_NAMES, OBJECT_CLASSES, ObjectClass
 from .lidar import GROUND, LidarSpec, cast_sweep
 from .road_map import RoadMap, build_road_map
+from .rig import CAMERA_NAMES, Sensor, build_rig
 from .scene import MINI_SCENES, Agent, Scene, build_scene, make_token
+from .world import FrameState, SyntheticWorld, WorldConfig
 
 __all__ = [
     'CLASS_BY_NAME', 'DETECTION_NAMES', 'OBJECT_CLASSES', 'ObjectClass', 'GROUND', 'LidarSpec',
     'cast_sweep', 'RoadMap', 'build_road_map', 'MINI_SCENES', 'Agent', 'Scene', 'build_scene',
-    'make_token'
+    'make_token', 'CAMERA_NAMES', 'Sensor', 'build_rig', 'FrameState', 'SyntheticWorld',
+    'WorldConfig'
 ]

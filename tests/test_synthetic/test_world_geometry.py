@@ -139,3 +139,19 @@ def test_rig_matches_nuscenes_geometry():
     np.testing.assert_allclose(np.abs(rotation_to_quaternion(rig['CAM_FRONT'].rotation)), 0.5,
                                atol=1e-6)
     assert rig['CAM_FRONT'].intrinsic[0, 0] == pytest.approx(1266.4 / 4)
+
+
+def test_world_frame_and_sweep_are_consistent():
+    from mmdet3d_plugin.synthetic import SyntheticWorld, WorldConfig
+    world = SyntheticWorld(WorldConfig(scene_names=MINI_SCENES[:2], num_keyframes=3))
+    scene = world.scenes[1]
+    frame = world.frame(scene, scene.keyframe_times()[1])
+    assert frame.boxes.shape == (frame.num_agents + len(frame.static_kinds), 7)
+    points, hit = world.lidar_sweep(scene, frame)
+    again = world.lidar_sweep(scene, world.frame(scene, scene.keyframe_times()[1]))
+    np.testing.assert_array_equal(points, again[0])  # deterministic
+    rotation, translation = frame.sensor_pose(world.rig['LIDAR_TOP'])
+    assert translation[2] == pytest.approx(1.84019)
+    ego_xy = frame.ego_translation[:2]
+    assert np.hypot(*(translation[:2] - ego_xy)) == pytest.approx(0.985793)
+    assert (hit >= frame.num_agents).any() or (hit < frame.num_agents).any()
