@@ -57,6 +57,7 @@ class RoadMap:
     sidewalk_width: float
     layers: Dict[str, List] = field(default_factory=dict)
     lanes: List[Lane] = field(default_factory=list)
+    shoulder_paths: List[Lane] = field(default_factory=list)
     sidewalk_paths: List[Lane] = field(default_factory=list)
     crossing_paths: List[Lane] = field(default_factory=list)
     static_boxes: List[StaticBox] = field(default_factory=list)
@@ -64,22 +65,26 @@ class RoadMap:
 
 def build_road_map(rng: np.random.Generator, size: float = 300.0,
                    road_positions: Tuple[float, ...] = (50.0, 150.0, 250.0),
-                   road_width: float = 8.0, sidewalk_width: float = 3.0) -> RoadMap:
+                   lane_width: float = 4.0, shoulder_width: float = 3.0,
+                   sidewalk_width: float = 3.0) -> RoadMap:
     """Build the grid map: roads at ``road_positions`` in x and in y across ``[0, size]``.
 
     Args:
         rng (np.random.Generator): Source of randomness (building/tree placement).
         size (float): Side of the square map in metres.
         road_positions (tuple): Centre coordinates of the roads (same for both axes).
-        road_width (float): Carriageway width (two lanes).
+        lane_width (float): Width of each of the two lanes.
+        shoulder_width (float): Parking shoulder on each side (parked vehicles, cones,
+            barriers stand there), part of the drivable area.
         sidewalk_width (float): Walkway width on each side of a road.
 
     Returns:
         RoadMap: Polygons per layer, lane/sidewalk/crossing centre lines, static boxes.
     """
-    half = road_width / 2
+    half = lane_width + shoulder_width  # half the drivable width
+    road_width = 2 * half
     roads, walks, crossings, stops, lanes, walk_paths, cross_paths = [], [], [], [], [], [], []
-    tree_lines = []
+    tree_lines, shoulders = [], []
     dividers = []
     for p in road_positions:
         roads += [box(0, p - half, size, p + half), box(p - half, 0, p + half, size)]
@@ -96,10 +101,16 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
             tree_lines += [Lane((0, outer), (size, outer), f'tree-h{p}'),
                            Lane((outer, 0), (outer, size), f'tree-v{p}')]
         # Right-hand traffic: eastbound south of the centre line, westbound north of it, ...
-        lanes += [Lane((0, p - half / 2), (size, p - half / 2), f'h{p}'),
-                  Lane((size, p + half / 2), (0, p + half / 2), f'h{p}'),
-                  Lane((p + half / 2, 0), (p + half / 2, size), f'v{p}'),
-                  Lane((p - half / 2, size), (p - half / 2, 0), f'v{p}')]
+        lc = lane_width / 2  # lane centre offset from the road centre
+        lanes += [Lane((0, p - lc), (size, p - lc), f'h{p}'),
+                  Lane((size, p + lc), (0, p + lc), f'h{p}'),
+                  Lane((p + lc, 0), (p + lc, size), f'v{p}'),
+                  Lane((p - lc, size), (p - lc, 0), f'v{p}')]
+        sc = lane_width + shoulder_width / 2
+        shoulders += [Lane((0, p - sc), (size, p - sc), f'h{p}'),
+                      Lane((size, p + sc), (0, p + sc), f'h{p}'),
+                      Lane((p + sc, 0), (p + sc, size), f'v{p}'),
+                      Lane((p - sc, size), (p - sc, 0), f'v{p}')]
     cw = 4.0  # crossing width
     for px in road_positions:
         for py in road_positions:
@@ -114,8 +125,8 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
                 crossings.append(box(cx - cw / 2, py - half, cx + cw / 2, py + half))
                 # stop lines on the incoming lanes, before the crossings
                 sx = cx + sign * (cw / 2 + 0.5)
-                stops.append(box(min(sx, sx + sign * 0.6), py + (0 if sign > 0 else -half),
-                                 max(sx, sx + sign * 0.6), py + (half if sign > 0 else 0)))
+                stops.append(box(min(sx, sx + sign * 0.6), py + (0 if sign > 0 else -lane_width),
+                                 max(sx, sx + sign * 0.6), py + (lane_width if sign > 0 else 0)))
     drivable = unary_union(roads)
     layers = {
         'drivable_area': [drivable],
@@ -127,7 +138,7 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
         'lane_divider': [],
     }
     road_map = RoadMap(size, tuple(road_positions), road_width, sidewalk_width, layers, lanes,
-                       walk_paths, cross_paths)
+                       shoulders, walk_paths, cross_paths)
     _fill_blocks(road_map, tree_lines, rng)
     return road_map
 

@@ -108,16 +108,22 @@ def _jitter_size(cls: ObjectClass, rng: np.random.Generator) -> Tuple[float, flo
 
 
 def _convoy(lane: Lane, speed: float, s_range: Tuple[float, float], keep_free: Tuple[float, float],
-            names: Sequence[str], weights: Sequence[float], rng, scene_token) -> List[Agent]:
-    """Vehicles on one lane at one speed with gaps; nothing inside ``keep_free`` (arc length)."""
+            names: Sequence[str], weights: Sequence[float], rng, scene_token,
+            first: Sequence[str] = ()) -> List[Agent]:
+    """Vehicles on one lane at one speed with gaps; nothing inside ``keep_free`` (arc length).
+    The classes in ``first`` are placed first (so every scene has each of them)."""
     agents = []
+    required = list(first)
     s = s_range[0] + float(rng.uniform(0, 10))
     while s < s_range[1]:
-        cls = CLASS_BY_NAME[str(rng.choice(names, p=np.asarray(weights) / np.sum(weights)))]
+        name = required.pop(0) if required else str(
+            rng.choice(names, p=np.asarray(weights) / np.sum(weights)))
+        cls = CLASS_BY_NAME[name]
         size = _jitter_size(cls, rng)
         lo, hi = s - size[0] / 2, s + size[0] / 2
         if hi > keep_free[0] and lo < keep_free[1]:
             s = keep_free[1] + size[0] / 2 + 2.0
+            required.insert(0, name)
             continue
         agents.append(Agent(make_token(scene_token, 'agent', len(agents), lane.start), cls, size,
                             lane, s, speed))
@@ -147,7 +153,12 @@ def build_scene(name: str, index: int, road_map: RoadMap, seed: int, num_keyfram
         # the opposite lane runs the other way: map the reach window to its arc length
         window = reach if same else (lane.length - reach[1], lane.length - reach[0])
         free = (ego_s0 - ego.size[0] / 2 - 4, ego_s0 + ego.size[0] / 2 + 4) if same else (0, 0)
-        agents += _convoy(lane, speed, window, free, movers, weights, rng, token)
+        # the oncoming lane starts with one of each moving class, spread around the ego
+        first = () if same else movers
+        if not same:
+            mid = lane.length - (ego_s0 + ego_speed * duration / 2)
+            window = (mid - 45.0, window[1])
+        agents += _convoy(lane, speed, window, free, movers, weights, rng, token, first)
     agents += _pedestrians(road_map, ego, reach, duration, rng)
     agents += _static_objects(road_map, ego, reach, rng)
     for k, agent in enumerate(agents):  # unique, order-stable instance tokens
@@ -195,24 +206,56 @@ def _pedestrians(road_map, ego, reach, duration, rng) -> List[Agent]:
 
 
 def _static_objects(road_map, ego, reach, rng) -> List[Agent]:
-    """Parked vehicles, cones and barriers on the side (vertical) roads near the ego's route,
-    placed one after another along each lane (no overlap) and away from the crossings."""
+    """Parked vehicles, cones and barriers on the parking shoulders of the ego's road, clear of
+    the intersections and never overlapping. One of each static class is placed first, near the
+    middle of the ego's route, so every scene has each of them in view."""
     agents = []
     names = ['car', 'construction_vehicle', 'trailer', 'traffic_cone', 'barrier', 'truck']
     probs = [0.35, 0.1, 0.1, 0.2, 0.15, 0.1]
-    for lane in (la for la in road_map.lanes if la.road.startswith('v')):
-        if not reach[0] - 40 < _along(ego, lane.start[0]) < reach[1] + 40:
-            continue
-        s = 12.0
-        while s < lane.length - 12.0:
-            cls = CLASS_BY_NAME[str(rng.choice(names, p=probs))]
+    middle = (reach[0] + reach[1]) / 2
+    min_clear = road_map.road_width / 2 + road_map.sidewalk_width + 2.5
+    shoulders = [la for la in road_map.shoulder_paths if la.road == ego.path.road]
+    for side, lane in enumerate(shoulders):
+        taken: List[Tuple[float, float]] = []
+
+        def place(name: str, s: float) -> float:
+            """Try ``name`` at arc length ``s``; return where the next slot starts."""
+            cls = CLASS_BY_NAME[name]
             size = _jitter_size(cls, rng)
-            x, y = lane.point_at(s + size[0] / 2)
-            clear = min(abs(y - p) for p in road_map.road_positions) - size[0] / 2
-            if clear > 16 and _near_ego_path(x, y, ego, reach, 60.0) and rng.random() < 0.5:
-                agents.append(Agent('', cls, size, pose=(x, y, lane.heading)))
-            s += size[0] + float(rng.uniform(1.5, 6.0))
+            lo, hi = s, s + size[0]
+            blocking = [t for t in taken if lo < t[1] + 1.0 and hi > t[0] - 1.0]
+            if blocking:
+                return max(t[1] for t in blocking) + 1.5
+            x, y = lane.point_at((lo + hi) / 2)
+            if min(abs(x - p) for p in road_map.road_positions) - size[0] / 2 < min_clear:
+                return s + 3.0
+            agents.append(Agent('', cls, size, pose=(x, y, lane.heading)))
+            taken.append((lo, hi))
+            return hi + float(rng.uniform(1.5, 8.0))
+
+        required = [['traffic_cone', 'construction_vehicle'], ['barrier', 'trailer']][side % 2]
+        window = _lane_window(lane, ego, reach)
+        s = _lane_window(lane, ego, (middle - 20.0, middle + 20.0))[0]
+        while required and s < window[1]:
+            before = len(agents)
+            s = place(required[0], s)
+            if len(agents) > before:
+                required.pop(0)
+        s = window[0]
+        while s < window[1]:
+            if rng.random() < 0.4:
+                s = place(str(rng.choice(names, p=probs)), s)
+            else:
+                s += float(rng.uniform(3.0, 10.0))
     return agents
+
+
+def _lane_window(lane: Lane, ego: Agent, reach: Tuple[float, float]) -> Tuple[float, float]:
+    """Arc-length window on ``lane`` (parallel to the ego's lane) matching ``reach`` on it."""
+    same_direction = np.cos(lane.heading - ego.path.heading) > 0
+    if same_direction:
+        return max(reach[0], 0.0), min(reach[1], lane.length)
+    return max(lane.length - reach[1], 0.0), min(lane.length - reach[0], lane.length)
 
 
 def _along(ego: Agent, x: float) -> float:
