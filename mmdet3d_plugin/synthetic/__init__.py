@@ -1,6 +1,8 @@
 """The synthetic driving world: a seeded procedural town (roads, sidewalks, crossings, car park,
 buildings, trees), traffic of the ten nuScenes detection classes, an ego vehicle, and a
-ray-cast 32-beam LiDAR. Writers in the real dataset formats build on it."""
+ray-cast 32-beam LiDAR and the six rendered cameras. Writers in the real dataset formats build
+on it."""
+from .camera import project_points, render_all, render_camera
 from .classes import CLASS_BY_NAME, DETECTION_NAMES, OBJECT_CLASSES, ObjectClass
 from .lidar import GROUND, LidarSpec, cast_sweep
 from .road_map import RoadMap, build_road_map
@@ -12,5 +14,5 @@ __all__ = [
     'CLASS_BY_NAME', 'DETECTION_NAMES', 'OBJECT_CLASSES', 'ObjectClass', 'GROUND', 'LidarSpec',
     'cast_sweep', 'RoadMap', 'build_road_map', 'MINI_SCENES', 'Agent', 'Scene', 'build_scene',
     'make_token', 'CAMERA_NAMES', 'Sensor', 'build_rig', 'FrameState', 'SyntheticWorld',
-    'WorldConfig'
+    'WorldConfig', 'project_points', 'render_all', 'render_camera'
 ]
