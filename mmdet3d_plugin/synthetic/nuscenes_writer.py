@@ -28,6 +28,16 @@ from .world import FrameState, SyntheticWorld
 ANNOTATION_RANGE = 80.0  # metres around the ego within which objects are annotated
 
 
+def sample_token(scene: Scene, keyframe: int) -> str:
+    """Token of keyframe ``keyframe`` of ``scene`` (shared by every writer of the world)."""
+    return make_token(scene.token, 'sample', keyframe)
+
+
+def sample_data_token(scene: Scene, channel: str, timestamp: int) -> str:
+    """Token of the ``channel`` sample_data record at ``timestamp`` (µs)."""
+    return make_token(scene.token, 'sample_data', channel, int(timestamp))
+
+
 class NuScenesWriter:
     """Writes ``world`` under ``dataroot`` in the nuScenes layout.
 
@@ -78,7 +88,7 @@ class NuScenesWriter:
                                    'date_captured': '2018-07-24', 'location': scene.location})
         calib = {ch: self._calibrated_sensor(scene, ch) for ch in ('LIDAR_TOP', ) + CAMERA_NAMES}
         keyframes = scene.keyframe_times()
-        sample_tokens = [make_token(scene.token, 'sample', k) for k in range(len(keyframes))]
+        sample_tokens = [sample_token(scene, k) for k in range(len(keyframes))]
         for k, (token, ts) in enumerate(zip(sample_tokens, keyframes)):
             self.tables['sample'].append({
                 'token': token, 'timestamp': int(ts), 'scene_token': scene.token,
@@ -95,17 +105,17 @@ class NuScenesWriter:
             points, hit = self.world.lidar_sweep(scene, frame)
             key = int(np.searchsorted(keyframes, ts))
             is_key = key < len(keyframes) and keyframes[key] == ts
-            sample_token = sample_tokens[min(key, len(keyframes) - 1)]
+            key_sample = sample_tokens[min(key, len(keyframes) - 1)]
             folder = 'samples' if is_key else 'sweeps'
             filename = f'{folder}/LIDAR_TOP/{log_name}__LIDAR_TOP__{int(ts)}.pcd.bin'
             write_bytes(os.path.join(self.dataroot, filename), points.astype(np.float32).tobytes())
-            row = self._sample_data(scene, 'LIDAR_TOP', frame, sample_token, calib, filename,
+            row = self._sample_data(scene, 'LIDAR_TOP', frame, key_sample, calib, filename,
                                     is_key, 'pcd', 0, 0)
             lidar_rows.append(row)
             if is_key:
                 self._write_lidarseg(row['token'], frame, points, hit)
-                self._write_cameras(scene, frame, sample_token, calib, log_name)
-                for agent_idx, ann in self._annotations(frame, hit, sample_token):
+                self._write_cameras(scene, frame, key_sample, calib, log_name)
+                for agent_idx, ann in self._annotations(frame, hit, key_sample):
                     instance_annotations[agent_idx].append(ann)
         _link(lidar_rows)
         self._write_instances(scene, instance_annotations)
@@ -120,22 +130,22 @@ class NuScenesWriter:
             'camera_intrinsic': sensor.intrinsic.tolist() if sensor.intrinsic is not None else []})
         return token
 
-    def _sample_data(self, scene, channel, frame: FrameState, sample_token, calib, filename,
+    def _sample_data(self, scene, channel, frame: FrameState, sample_tok, calib, filename,
                      is_key, fileformat, width, height) -> dict:
-        token = make_token(scene.token, 'sample_data', channel, frame.timestamp)
+        token = sample_data_token(scene, channel, frame.timestamp)
         ego_token = make_token(scene.token, 'ego_pose', channel, frame.timestamp)
         self.tables['ego_pose'].append({
             'token': ego_token, 'timestamp': frame.timestamp,
             'rotation': list(rotation_to_quaternion(frame.ego_rotation)),
             'translation': frame.ego_translation.tolist()})
-        row = {'token': token, 'sample_token': sample_token, 'ego_pose_token': ego_token,
+        row = {'token': token, 'sample_token': sample_tok, 'ego_pose_token': ego_token,
                'calibrated_sensor_token': calib[channel], 'timestamp': frame.timestamp,
                'fileformat': fileformat, 'is_key_frame': bool(is_key), 'height': height,
                'width': width, 'filename': filename, 'prev': '', 'next': ''}
         self.tables['sample_data'].append(row)
         return row
 
-    def _write_cameras(self, scene, frame, sample_token, calib, log_name) -> None:
+    def _write_cameras(self, scene, frame, sample_tok, calib, log_name) -> None:
         images = self.render_fn(self.world, frame)
         for channel in CAMERA_NAMES:
             image = images[channel]
@@ -143,7 +153,7 @@ class NuScenesWriter:
             buffer = io.BytesIO()
             Image.fromarray(image).save(buffer, format='JPEG', quality=92)
             write_bytes(os.path.join(self.dataroot, filename), buffer.getvalue())
-            self._sample_data(scene, channel, frame, sample_token, calib, filename, True, 'jpg',
+            self._sample_data(scene, channel, frame, sample_tok, calib, filename, True, 'jpg',
                               image.shape[1], image.shape[0])
 
     # ------------------------------------------------------------------ labels
@@ -177,7 +187,7 @@ class NuScenesWriter:
                                         'sample_data_token': sample_data_token,
                                         'filename': filename})
 
-    def _annotations(self, frame: FrameState, hit: np.ndarray, sample_token: str):
+    def _annotations(self, frame: FrameState, hit: np.ndarray, sample_tok: str):
         """Yield ``(agent index, sample_annotation row)`` for agents near the ego."""
         counts = np.bincount(hit[(hit >= 0) & (hit < frame.num_agents)],
                              minlength=frame.num_agents)
@@ -188,8 +198,8 @@ class NuScenesWriter:
             attribute = agent.cls.attribute if agent.moving else agent.cls.static_attribute
             num = int(counts[idx])
             yield idx, {
-                'token': make_token(sample_token, 'annotation', agent.token),
-                'sample_token': sample_token, 'instance_token': agent.token,
+                'token': make_token(sample_tok, 'annotation', agent.token),
+                'sample_token': sample_tok, 'instance_token': agent.token,
                 'visibility_token': _visibility(num),
                 'attribute_tokens': [attribute_token(attribute)] if attribute else [],
                 'translation': box[:3].tolist(), 'size': [box[4], box[3], box[5]],

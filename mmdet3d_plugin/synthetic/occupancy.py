@@ -18,13 +18,14 @@ voxel of its centre, so objects thinner than a voxel (cones) never vanish. Every
 free. The ego vehicle itself is not in the grid.
 """
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
 import numpy as np
 import shapely
 from shapely.ops import unary_union
+
+from .io_utils import atomic_path
 
 #: Occ3D-nuScenes labels (index = label); 17 is free.
 OCC3D_CLASS_NAMES = ('others', 'barrier', 'bicycle', 'bus', 'car', 'construction_vehicle',
@@ -252,17 +253,8 @@ def _check_volume(array, name: str, shape=None) -> np.ndarray:
 
 def _atomic_write(path: str, write: Callable) -> str:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as file:
-            write(file)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, 'wb') as file:
+        write(file)
     return path
 
 
