@@ -2,11 +2,17 @@
 """Dataset preparation.
 
     python tools/create_data.py synthetic --out data/synthetic [--scenes 10] [--keyframes 10]
+    python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --version v1.0-mini \
+        [--max-sweeps 40]
 
 ``synthetic`` writes the seeded synthetic driving world in the real layouts: ``<out>/nuscenes``
 (v1.0-mini tables, samples/, sweeps/, lidarseg/, maps/) read by the nuScenes devkit and
 mmdet3d exactly as the real dataset, and on request ``<out>/occ3d`` (Occ3D-nuScenes gts/) and
 ``<out>/nuscenes-occupancy``. The output folder appears atomically when complete.
+
+``nuscenes`` writes mmdet3d v2 info files (``<extra-tag>_infos_{train,val}.pkl``) for real or
+synthetic nuScenes, with the extra fields occupancy/temporal models need (see
+``mmdet3d_plugin.datasets.converters.nuscenes_infos``); each file is written atomically.
 """
 import argparse
 import time
@@ -29,11 +35,28 @@ def add_synthetic_parser(subparsers) -> None:
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
 
 
+def add_nuscenes_parser(subparsers) -> None:
+    p = subparsers.add_parser('nuscenes', help='create mmdet3d v2 info files for nuScenes')
+    p.add_argument('--root-path', default='data/nuscenes', help='nuScenes dataroot')
+    p.add_argument('--version', default='v1.0-trainval',
+                   choices=['v1.0-mini', 'v1.0-trainval', 'v1.0-test'])
+    p.add_argument('--out-dir', default=None, help='where the .pkl go (default: --root-path)')
+    p.add_argument('--extra-tag', default='nuscenes', help='info file name prefix')
+    p.add_argument('--max-sweeps', type=int, default=10, help='LiDAR sweeps per sample (<= 40)')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest='command', required=True)
     add_synthetic_parser(subparsers)
+    add_nuscenes_parser(subparsers)
     args = parser.parse_args(argv)
+    if args.command == 'nuscenes':
+        from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
+        written = create_nuscenes_infos(args.root_path, args.out_dir or args.root_path,
+                                        args.version, args.extra_tag, args.max_sweeps)
+        for split, path in written.items():
+            print(f'{split}: {path}')
     if args.command == 'synthetic':
         if not 1 <= args.scenes <= len(MINI_SCENES):
             parser.error(f'--scenes must be in [1, {len(MINI_SCENES)}], got {args.scenes}')

@@ -183,7 +183,8 @@ class NuScenesWriter:
         filename = f'lidarseg/{self.version}/{sample_data_token}_lidarseg.bin'
         write_bytes(os.path.join(self.dataroot, filename),
                     self._point_labels(frame, points, hit).tobytes())
-        self.tables['lidarseg'].append({'token': make_token('lidarseg', sample_data_token),
+        # as in nuScenes-lidarseg, a lidarseg record's token is its sample_data token
+        self.tables['lidarseg'].append({'token': sample_data_token,
                                         'sample_data_token': sample_data_token,
                                         'filename': filename})
 
