@@ -1,5 +1,5 @@
 # Drive3D -- two commands on a fresh machine:
-#   make demo   set everything up and run the main job on the embedded synthetic data
+#   make demo   set everything up, check it, build the synthetic dataset and show one sample
 #   make test   set everything up and run the test suite (what CI runs)
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
@@ -10,8 +10,9 @@ PYTEST_ARGS ?=
 setup:
 	@bash tools/setup_env.sh
 
+# Environment check, then the synthetic world (nuScenes + Occ3D layouts), infos and pictures.
 demo: setup
-	@$(PY) tools/collect_env.py
+	@$(PY) tools/demo.py
 
 # Everything (slow learning/build checks included); GPU tests are skipped explicitly without a GPU.
 test: setup
