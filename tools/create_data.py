@@ -7,8 +7,9 @@
 
 ``synthetic`` writes the seeded synthetic driving world in the real layouts: ``<out>/nuscenes``
 (v1.0-mini tables, samples/, sweeps/, lidarseg/, maps/) read by the nuScenes devkit and
-mmdet3d exactly as the real dataset, and on request ``<out>/occ3d`` (Occ3D-nuScenes gts/) and
-``<out>/nuscenes-occupancy``. The output folder appears atomically when complete.
+mmdet3d exactly as the real dataset, and on request ``<out>/occ3d`` (Occ3D-nuScenes gts/),
+``<out>/nuscenes-occupancy`` and ``<out>/kitti`` (KITTI training/ and ImageSets/). The output
+folder appears atomically when complete.
 
 ``nuscenes`` writes mmdet3d v2 info files (``<extra-tag>_infos_{train,val}.pkl``) for real or
 synthetic nuScenes, with the extra fields occupancy/temporal models need (see
@@ -31,7 +32,8 @@ def add_synthetic_parser(subparsers) -> None:
     p.add_argument('--image-size', type=int, nargs=2, default=[400, 225], metavar=('W', 'H'))
     p.add_argument('--azimuth-steps', type=int, default=720, help='LiDAR rays per beam per turn')
     p.add_argument('--formats', nargs='+', default=list(DEFAULT_FORMATS), choices=FORMATS,
-                   help='occ3d adds ~0.3 s per keyframe; nuscenes-occupancy ~50 MB per keyframe')
+                   help='occ3d adds ~0.3 s per keyframe; nuscenes-occupancy ~50 MB per keyframe; '
+                   'kitti (CAM_FRONT as image_2) ~0.4 s per keyframe')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
 
 

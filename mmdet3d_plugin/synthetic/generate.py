@@ -8,6 +8,7 @@ from typing import Optional
 
 from tqdm import tqdm
 
+from .kitti_writer import write_kitti
 from .nuscenes_writer import sample_data_token, sample_token, write_nuscenes
 from .occupancy import (OccupancyGrid, semantic_occupancy, write_nuscenes_occupancy,
                         write_occ3d)
@@ -15,8 +16,9 @@ from .visibility import occupancy_ground_truth
 from .world import SyntheticWorld, WorldConfig
 
 #: Formats and their folders under the output: ``nuscenes`` (v1.0-mini layout), ``occ3d``
-#: (Occ3D-nuScenes ``gts/``), ``nuscenes-occupancy`` (OpenOccupancy's sparse ``.npy``).
-FORMATS = ('nuscenes', 'occ3d', 'nuscenes-occupancy')
+#: (Occ3D-nuScenes ``gts/``), ``nuscenes-occupancy`` (OpenOccupancy's sparse ``.npy``),
+#: ``kitti`` (KITTI 3D object ``training/`` and ``ImageSets/``).
+FORMATS = ('nuscenes', 'occ3d', 'nuscenes-occupancy', 'kitti')
 DEFAULT_FORMATS = ('nuscenes', )
 
 
@@ -67,6 +69,8 @@ def generate_synthetic(out: str, config: Optional[WorldConfig] = None, formats=D
         for fmt in ('occ3d', 'nuscenes-occupancy'):
             if fmt in formats:
                 write_occupancy(world, os.path.join(tmp, fmt), fmt, progress)
+        if 'kitti' in formats:
+            write_kitti(world, os.path.join(tmp, 'kitti'), progress=progress)
         with open(os.path.join(tmp, 'GENERATED.txt'), 'w') as f:
             f.write(f'{world.config}\nformats: {list(formats)}\nseconds: {time.time() - start:.1f}\n')
         if os.path.exists(out):
