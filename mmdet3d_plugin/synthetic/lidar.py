@@ -158,15 +158,19 @@ def cast_sweep(spec: LidarSpec, rotation: np.ndarray, translation: np.ndarray, b
     t_hit, local = _cast(origin, dirs, azimuth_bin, kept, offsets, bin_boxes, spec.max_range)
     valid = local != -2
     t_hit, local, rings_v, dirs_sensor_v = t_hit[valid], local[valid], rings[valid], dirs_sensor[valid]
-    hit_index = np.where(local >= 0, keep[np.maximum(local, 0)], GROUND)
-    on_object = (hit_index >= 0) & box_is_object[np.maximum(hit_index, 0)]
+    hit_index = np.full(len(local), GROUND, dtype=np.int64)
+    on_box = local >= 0
+    hit_index[on_box] = keep[local[on_box]]  # safe when no box is in range
+    on_object = np.zeros(len(local), dtype=bool)
+    on_object[on_box] = np.asarray(box_is_object, dtype=bool)[hit_index[on_box]]
     t_hit = np.where(on_object, t_hit + rng.uniform(0.01, 0.03, len(t_hit)),
                      t_hit + rng.normal(0.0, spec.range_noise, len(t_hit)))
     xyz = dirs_sensor_v * t_hit[:, None]
     if on_object.any():
         xyz[on_object] = _clip_into_boxes(xyz[on_object], boxes[hit_index[on_object]], rotation,
                                           origin)
-    base = np.where(hit_index >= 0, box_intensity[np.maximum(hit_index, 0)], 12.0)
+    base = np.full(len(hit_index), 12.0)
+    base[on_box] = np.asarray(box_intensity, dtype=np.float64)[hit_index[on_box]]
     intensity = np.clip(base * rng.uniform(0.8, 1.2, len(base)) * np.exp(-t_hit / 120.0), 0, 255)
     points = np.concatenate([xyz, intensity[:, None], rings_v[:, None]], 1).astype(np.float32)
     return points, hit_index

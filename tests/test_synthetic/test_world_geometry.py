@@ -155,3 +155,11 @@ def test_world_frame_and_sweep_are_consistent():
     ego_xy = frame.ego_translation[:2]
     assert np.hypot(*(translation[:2] - ego_xy)) == pytest.approx(0.985793)
     assert (hit >= frame.num_agents).any() or (hit < frame.num_agents).any()
+
+
+def test_sweep_with_every_box_out_of_range_hits_only_ground():
+    far = np.array([[500.0, 0.0, 1.0, 2.0, 2.0, 2.0, 0.0]])
+    points, hit = cast_sweep(LidarSpec(beams=4, azimuth_steps=90), np.eye(3),
+                             np.array([0.0, 0.0, 1.8]), far, np.array([50.0]), np.array([True]),
+                             np.random.default_rng(0))
+    assert len(points) and (hit == GROUND).all()
