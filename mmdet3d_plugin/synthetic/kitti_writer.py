@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from .camera import NEAR_PLANE, render_camera
 from .camera_geometry import box_corners
-from .io_utils import write_bytes
+from ..utils.atomic_io import write_bytes
 from .lidar import cast_sweep
 from .nuscenes_writer import ANNOTATION_RANGE
 from .world import FrameState, SyntheticWorld

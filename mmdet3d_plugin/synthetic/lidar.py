@@ -7,6 +7,7 @@ Missing Objects, occupancy) agree with the ray caster exactly. Boxes are binned 
 range they cover, so each ray tests only the few boxes in its direction; the inner loop is
 compiled with numba (part of the verified stack) and runs over rays in parallel.
 """
+import functools
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -123,6 +124,13 @@ def _azimuth_bins(boxes: np.ndarray, rotation: np.ndarray, origin: np.ndarray,
     return np.cumsum(offsets), box_ids[order]
 
 
+@functools.lru_cache(maxsize=8)
+def _ray_layout(spec: LidarSpec) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sensor-frame ray directions, ring ids and azimuth bins of ``spec`` (same every sweep)."""
+    dirs, rings = spec.ray_directions()
+    return dirs, rings, np.tile(np.arange(spec.azimuth_steps), spec.beams)
+
+
 def cast_sweep(spec: LidarSpec, rotation: np.ndarray, translation: np.ndarray, boxes: np.ndarray,
                box_intensity: np.ndarray, box_is_object: np.ndarray,
                rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
@@ -142,7 +150,7 @@ def cast_sweep(spec: LidarSpec, rotation: np.ndarray, translation: np.ndarray, b
         tuple: ``points`` ``(N, 5)`` float32 in the sensor frame ``[x, y, z, intensity, ring]``
         and ``hit_index`` ``(N,)`` int64: the box index, or :data:`GROUND`.
     """
-    dirs_sensor, rings = spec.ray_directions()
+    dirs_sensor, rings, azimuth_bin = _ray_layout(spec)
     dirs = dirs_sensor @ rotation.T
     origin = np.asarray(translation, dtype=np.float64)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 7)
@@ -154,7 +162,6 @@ def cast_sweep(spec: LidarSpec, rotation: np.ndarray, translation: np.ndarray, b
         keep = np.zeros(0, dtype=np.int64)
     kept = np.ascontiguousarray(boxes[keep])
     offsets, bin_boxes = _azimuth_bins(kept, rotation, origin, spec.azimuth_steps)
-    azimuth_bin = np.tile(np.arange(spec.azimuth_steps), spec.beams)
     t_hit, local = _cast(origin, dirs, azimuth_bin, kept, offsets, bin_boxes, spec.max_range)
     valid = local != -2
     t_hit, local, rings_v, dirs_sensor_v = t_hit[valid], local[valid], rings[valid], dirs_sensor[valid]

@@ -5,7 +5,7 @@ from typing import Dict, List
 
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
-from .io_utils import write_json
+from ..utils.atomic_io import write_json
 from .road_map import RoadMap
 from .scene import make_token
 

@@ -15,7 +15,7 @@ from PIL import Image
 from shapely import contains_xy
 from tqdm import tqdm
 
-from .io_utils import write_bytes, write_json
+from ..utils.atomic_io import write_bytes, write_json
 from .lidar import GROUND
 from .nuscenes_map_writer import write_nuscenes_map
 from .nuscenes_tables import (LIDARSEG_INDEX, SURFACE_CLASS, attribute_table, attribute_token,

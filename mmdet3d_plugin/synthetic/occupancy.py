@@ -25,17 +25,12 @@ import numpy as np
 import shapely
 from shapely.ops import unary_union
 
-from .io_utils import atomic_path
+from ..structures.occupancy_labels import NUSC_OCC_FREE_INDEX as NUSC_OCC_FREE
+from ..structures.occupancy_labels import NUSC_OCC_NOISE_INDEX as NUSC_OCC_NOISE
+from ..structures.occupancy_labels import OCC3D_CLASS_NAMES
+from ..structures.occupancy_labels import OCC3D_FREE_INDEX as OCC3D_FREE
+from ..utils.atomic_io import atomic_path
 
-#: Occ3D-nuScenes labels (index = label); 17 is free.
-OCC3D_CLASS_NAMES = ('others', 'barrier', 'bicycle', 'bus', 'car', 'construction_vehicle',
-                     'motorcycle', 'pedestrian', 'traffic_cone', 'trailer', 'truck',
-                     'driveable_surface', 'other_flat', 'sidewalk', 'terrain', 'manmade',
-                     'vegetation', 'free')
-OCC3D_FREE = 17
-#: nuScenes-Occupancy dense labels: 0 free, 1..16 as Occ3D, 255 noise (written as 0 in files).
-NUSC_OCC_FREE = 0
-NUSC_OCC_NOISE = 255
 #: Semantic label of each class name (1..16 are the same in both benchmarks).
 LABELS = {name: index for index, name in enumerate(OCC3D_CLASS_NAMES[:17])}
 STATIC_LABELS = {'building': LABELS['manmade'], 'vegetation': LABELS['vegetation']}

@@ -108,7 +108,7 @@ def _jitter_size(cls: ObjectClass, rng: np.random.Generator) -> Tuple[float, flo
 
 
 def _convoy(lane: Lane, speed: float, s_range: Tuple[float, float], keep_free: Tuple[float, float],
-            names: Sequence[str], weights: Sequence[float], rng, scene_token,
+            names: Sequence[str], weights: Sequence[float], rng,
             first: Sequence[str] = ()) -> List[Agent]:
     """Vehicles on one lane at one speed with gaps; nothing inside ``keep_free`` (arc length).
     The classes in ``first`` are placed first (so every scene has each of them)."""
@@ -125,7 +125,7 @@ def _convoy(lane: Lane, speed: float, s_range: Tuple[float, float], keep_free: T
             s = keep_free[1] + size[0] / 2 + 2.0
             required.insert(0, name)
             continue
-        agents.append(Agent(make_token(scene_token, 'agent', len(agents), lane.start), cls, size,
+        agents.append(Agent('', cls, size,
                             lane, s, speed))
         s += size[0] + float(rng.uniform(6, 25))
     return agents
@@ -158,7 +158,7 @@ def build_scene(name: str, index: int, road_map: RoadMap, seed: int, num_keyfram
         if not same:
             mid = lane.length - (ego_s0 + ego_speed * duration / 2)
             window = (mid - 45.0, window[1])
-        agents += _convoy(lane, speed, window, free, movers, weights, rng, token, first)
+        agents += _convoy(lane, speed, window, free, movers, weights, rng, first)
     agents += _pedestrians(road_map, ego, reach, duration, rng)
     agents += _static_objects(road_map, ego, reach, rng)
     for k, agent in enumerate(agents):  # unique, order-stable instance tokens

@@ -11,6 +11,8 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
+from ..structures.occupancy_labels import OCC3D_CLASS_NAMES
+
 RGB = Tuple[int, int, int]
 
 #: mmdet3d's nuScenes detection class order (``NuScenesDataset.METAINFO['classes']``).
@@ -33,10 +35,7 @@ MAP_COLORS: Dict[str, RGB] = {
     'divider': (106, 61, 154)}
 
 #: Occ3D-nuScenes labels (index = label, 17 = free).
-OCC3D_CLASSES = ('others', 'barrier', 'bicycle', 'bus', 'car', 'construction_vehicle',
-                 'motorcycle', 'pedestrian', 'traffic_cone', 'trailer', 'truck',
-                 'driveable_surface', 'other_flat', 'sidewalk', 'terrain', 'manmade',
-                 'vegetation', 'free')
+OCC3D_CLASSES = OCC3D_CLASS_NAMES
 OCC3D_COLORS = np.array([
     (0, 0, 0), (255, 120, 50), (255, 192, 203), (255, 255, 0), (0, 150, 245), (0, 255, 255),
     (200, 180, 0), (255, 0, 0), (255, 240, 150), (135, 60, 0), (160, 32, 240), (255, 0, 255),

@@ -17,7 +17,7 @@ import numpy as np
 from pyquaternion import Quaternion
 from tqdm import tqdm
 
-from ...synthetic.io_utils import atomic_path
+from ...utils.atomic_io import atomic_path
 
 CLASSES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle',
            'pedestrian', 'traffic_cone', 'barrier')

@@ -30,24 +30,11 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ...structures.occupancy_labels import (NUSC_OCC_CLASS_NAMES,  # noqa: F401
+                                            NUSC_OCC_FREE_INDEX, NUSC_OCC_NOISE_INDEX,
+                                            OCC3D_CLASS_NAMES, OCC3D_FREE_INDEX)
 from .array_checks import (as_bool_mask, check_integer_labels, check_label_range, check_shape,
                            to_numpy)
-
-#: Occ3D-nuScenes labels (index = label); 17 is free.
-OCC3D_CLASS_NAMES = ('others', 'barrier', 'bicycle', 'bus', 'car', 'construction_vehicle',
-                     'motorcycle', 'pedestrian', 'traffic_cone', 'trailer', 'truck',
-                     'driveable_surface', 'other_flat', 'sidewalk', 'terrain', 'manmade',
-                     'vegetation', 'free')
-OCC3D_FREE_INDEX = 17
-
-#: nuScenes-Occupancy labels of the dense grid (index = label); 0 is free, 255 noise (ignored).
-NUSC_OCC_CLASS_NAMES = ('free', 'barrier', 'bicycle', 'bus', 'car', 'construction_vehicle',
-                        'motorcycle', 'pedestrian', 'traffic_cone', 'trailer', 'truck',
-                        'driveable_surface', 'other_flat', 'sidewalk', 'terrain', 'manmade',
-                        'vegetation')
-NUSC_OCC_FREE_INDEX = 0
-NUSC_OCC_NOISE_INDEX = 255
-
 
 def semantic_confusion_matrix(pred: Any,
                               gt: Any,
