@@ -26,27 +26,11 @@ from mmcv.transforms import BaseTransform
 
 from mmdet3d_plugin.evaluation.metrics.bev_map import BEV_MAP_CLASSES
 from mmdet3d_plugin.registry import TRANSFORMS
+from mmdet3d_plugin.structures.grid_bounds import bound_cells, check_bound
 
 #: Classes made of several map layers (BEVFusion's mapping).
 LAYER_GROUPS = {'divider': ('road_divider', 'lane_divider'),
                 'drivable_area*': ('road_segment', 'lane')}
-
-
-def check_bound(bound, name: str) -> Tuple[float, float, float]:
-    """Validate an ``(min, max, step)`` raster bound whose range holds a whole number of steps."""
-    values = tuple(float(v) for v in bound)
-    if len(values) != 3 or not values[0] < values[1] or values[2] <= 0:
-        raise ValueError(f'{name} must be (min, max, step) with min < max and step > 0, got '
-                         f'{bound!r}')
-    cells = (values[1] - values[0]) / values[2]
-    if abs(cells - round(cells)) > 1e-6:
-        raise ValueError(f'{name}: (max - min) / step must be an integer, got {cells}')
-    return values
-
-
-def bound_cells(bound: Tuple[float, float, float]) -> int:
-    """Number of raster cells of a validated bound."""
-    return int(round((bound[1] - bound[0]) / bound[2]))
 
 
 def lidar2global_of(results: Dict, owner: str) -> np.ndarray:

@@ -1,0 +1,229 @@
+"""Camera + LiDAR -> BEV -> detection and map segmentation: the BEVFusion topology.
+
+``MultiModalBEVDetector`` owns the two modality branches, the fuser, the shared BEV
+backbone/neck and the two task heads. BEVFusion (conv fuser) and MetaBEV (BEV-Evolving decoder)
+differ only in the fuser and in training with random modality drop, so both are this class with
+different configs (registered under their own names for readable configs).
+
+Batch contract (``Det3DDataPreprocessor`` output + ``Pack3DDetBEVInputs`` metainfo):
+
+* ``inputs['imgs']``: ``(B, N, 3, H, W)`` normalised images (absent for LiDAR-only data);
+* ``inputs['voxels']``: hard voxels ``voxels (V, P, C)``, ``num_points (V,)``,
+  ``coors (V, 4) [batch, z, y, x]``;
+* metainfo ``cam2img``, ``lidar2cam``, ``img_aug_matrix`` ``(N, 4, 4)``;
+  ``lidar_aug_matrix`` ``(4, 4)`` (identity when absent); ``camera_missing`` /
+  ``lidar_missing`` (False when absent);
+* ``gt_instances_3d`` and ``gt_masks_bev`` ``(6, 200, 200)`` for training.
+
+Outputs: ``pred_instances_3d`` (boxes, scores, labels) and ``masks_bev`` ``(6, 200, 200)``
+probabilities, what ``NuScenesMetric`` and ``BEVMapSegMetric`` read.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmdet3d.models.detectors import Base3DDetector
+from torch import Tensor
+
+from mmdet3d_plugin.registry import MODELS
+from .modality import MODALITIES, draw_modality_drop, flagged_present
+
+TASKS = ('det', 'seg')
+
+
+def _stack_meta(data_samples: Sequence, key: str, shape: Tuple[int, ...],
+                device: torch.device) -> Tensor:
+    """Stack metainfo ``key`` of every sample into a float tensor; identity when absent."""
+    rows = []
+    for index, sample in enumerate(data_samples):
+        value = sample.metainfo.get(key)
+        if value is None:
+            if key in ('img_aug_matrix', 'lidar_aug_matrix'):
+                value = np.broadcast_to(np.eye(4), shape)
+            else:
+                raise KeyError(f"data sample {index} has no metainfo '{key}' (expected "
+                               f'{shape}); add it to Pack3DDetBEVInputs meta_keys')
+        value = torch.as_tensor(np.asarray(value), dtype=torch.float32)
+        if tuple(value.shape) != shape:
+            raise ValueError(f"metainfo '{key}' of data sample {index} has shape "
+                             f'{tuple(value.shape)}, expected {shape}')
+        rows.append(value)
+    return torch.stack(rows).to(device)
+
+
+@MODELS.register_module()
+class MultiModalBEVDetector(Base3DDetector):
+    """Two-branch BEV detector with detection and map-segmentation heads.
+
+    Args:
+        fuser: Fuses ``[camera BEV, LiDAR BEV]`` given the ``(B, 2)`` presence mask; returns a
+            map or a ``{'det': map, 'seg': map}`` dict (task-specific features).
+        img_backbone, img_neck, view_transform: Camera branch (e.g. mmdet ResNet + FPN +
+            :class:`LSSViewTransform`); all or none.
+        pts_voxel_encoder, pts_middle_encoder: LiDAR branch (e.g. ``HardSimpleVFE`` +
+            ``SparseEncoder``); all or none.
+        bev_backbone, bev_neck: Shared BEV encoder applied to each task's fused map.
+        bbox_head: 3D detection head (mmdet3d ``CenterHead`` API) or None.
+        seg_head: :class:`BEVMapSegHead` or None.
+        img_feature_level: Which neck output the view transform lifts.
+        modality_drop: Per-modality drop probabilities ``(camera, lidar)`` during training.
+        data_preprocessor, init_cfg: As for every mmdet3d detector.
+    """
+
+    def __init__(self, fuser: dict, bev_backbone: dict, bev_neck: dict,
+                 img_backbone: Optional[dict] = None, img_neck: Optional[dict] = None,
+                 view_transform: Optional[dict] = None, pts_voxel_encoder: Optional[dict] = None,
+                 pts_middle_encoder: Optional[dict] = None, bbox_head: Optional[dict] = None,
+                 seg_head: Optional[dict] = None, img_feature_level: int = 0,
+                 modality_drop: Sequence[float] = (0.0, 0.0), train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        camera = (img_backbone, img_neck, view_transform)
+        lidar = (pts_voxel_encoder, pts_middle_encoder)
+        if any(c is None for c in camera) and any(c is not None for c in camera):
+            raise ValueError('camera branch: give img_backbone, img_neck and view_transform '
+                             'together, or none of them')
+        if any(c is None for c in lidar) and any(c is not None for c in lidar):
+            raise ValueError('LiDAR branch: give pts_voxel_encoder and pts_middle_encoder '
+                             'together, or neither')
+        if bbox_head is None and seg_head is None:
+            raise ValueError('give bbox_head, seg_head or both')
+        self.has_camera = img_backbone is not None
+        self.has_lidar = pts_voxel_encoder is not None
+        if self.has_camera:
+            self.img_backbone = MODELS.build(img_backbone)
+            self.img_neck = MODELS.build(img_neck)
+            self.view_transform = MODELS.build(view_transform)
+        if self.has_lidar:
+            self.pts_voxel_encoder = MODELS.build(pts_voxel_encoder)
+            self.pts_middle_encoder = MODELS.build(pts_middle_encoder)
+        self.fuser = MODELS.build(fuser)
+        self.bev_backbone = MODELS.build(bev_backbone)
+        self.bev_neck = MODELS.build(bev_neck)
+        if bbox_head is not None:
+            bbox_head = dict(bbox_head, train_cfg=(train_cfg or {}).get('pts'),
+                             test_cfg=(test_cfg or {}).get('pts'))
+        self.bbox_head = MODELS.build(bbox_head) if bbox_head is not None else None
+        self.seg_head = MODELS.build(seg_head) if seg_head is not None else None
+        self.img_feature_level = int(img_feature_level)
+        self.modality_drop = tuple(float(p) for p in modality_drop)
+        draw_modality_drop(torch.ones(1, len(MODALITIES), dtype=torch.bool), self.modality_drop)
+
+    # ------------------------------------------------------------------ modality branches
+    def camera_bev(self, imgs: Tensor, data_samples: Sequence) -> Tensor:
+        """``(B, N, 3, H, W)`` images -> ``(B, C_cam, Y, X)`` camera BEV map."""
+        batch, views = imgs.shape[:2]
+        feats = self.img_neck(self.img_backbone(imgs.flatten(0, 1)))
+        feats = feats[self.img_feature_level]
+        feats = feats.reshape((batch, views) + feats.shape[1:])
+        device = imgs.device
+        matrices = [_stack_meta(data_samples, key, (views, 4, 4), device)
+                    for key in ('cam2img', 'lidar2cam', 'img_aug_matrix')]
+        lidar_aug = _stack_meta(data_samples, 'lidar_aug_matrix', (4, 4), device)
+        return self.view_transform(feats, *matrices, lidar_aug)
+
+    def lidar_bev(self, voxels: Dict[str, Tensor], keep: Tensor) -> Tuple[Tensor, Tensor]:
+        """Encode the voxels of the samples in ``keep``.
+
+        Args:
+            voxels: ``voxels (V, P, C)``, ``num_points (V,)``, ``coors (V, 4)``.
+            keep: ``(B,)`` bool, samples whose LiDAR is used.
+
+        Returns:
+            tuple: ``(B, C_lidar, Y, X)`` map (zeros for samples without voxels) and the
+            ``(B,)`` bool mask of samples that had at least one voxel.
+        """
+        batch = keep.shape[0]
+        coors = voxels['coors']
+        used = keep[coors[:, 0].long()]
+        feats, num_points, coors = voxels['voxels'][used], voxels['num_points'][used], coors[used]
+        has_points = torch.zeros(batch, dtype=torch.bool, device=keep.device)
+        has_points[coors[:, 0].long()] = True
+        if coors.shape[0] == 0:  # nothing to encode: one zero voxel gives the map's shape
+            feats = voxels['voxels'].new_zeros((1, ) + tuple(voxels['voxels'].shape[1:]))
+            num_points = voxels['num_points'].new_ones(1)
+            coors = voxels['coors'].new_zeros(1, 4)
+        encoded = self.pts_voxel_encoder(feats, num_points, coors)
+        bev = self.pts_middle_encoder(encoded, coors, batch)
+        return bev * has_points[:, None, None, None].to(bev.dtype), has_points
+
+    def fuse_modalities(self, batch_inputs: dict, data_samples: Sequence,
+                        training: bool) -> Union[Tensor, Dict[str, Tensor]]:
+        """Run both branches and the fuser; returns the fuser's output."""
+        device = next(self.parameters()).device
+        present = flagged_present(data_samples, device)
+        imgs = batch_inputs.get('imgs')
+        present[:, 0] &= self.has_camera and imgs is not None
+        voxels = batch_inputs.get('voxels')
+        present[:, 1] &= self.has_lidar and voxels is not None
+        if training and any(self.modality_drop):
+            present = draw_modality_drop(present.cpu(), self.modality_drop).to(device)
+        feats = []
+        if self.has_camera:
+            if present[:, 0].any():
+                cam = self.camera_bev(imgs, data_samples)
+            else:
+                cam = torch.zeros((len(data_samples), self.view_transform.bev_channels) +
+                                  self.view_transform.bev_shape, device=device)
+            feats.append(cam)
+        else:
+            feats.append(None)
+        if self.has_lidar:
+            if voxels is None:
+                raise KeyError("LiDAR branch configured but inputs have no 'voxels'; set "
+                               'voxel=True in the Det3DDataPreprocessor')
+            lidar, has_points = self.lidar_bev(voxels, present[:, 1])
+            present[:, 1] &= has_points
+            feats.append(lidar)
+        else:
+            feats.append(None)
+        return self.fuser(feats, present)
+
+    def extract_feat(self, batch_inputs: dict, data_samples: Sequence,
+                     training: bool = False) -> Dict[str, Tensor]:
+        """Return ``{'det': (B, C, Y', X'), 'seg': (B, C, Y', X')}`` BEV features."""
+        fused = self.fuse_modalities(batch_inputs, data_samples, training)
+        if not isinstance(fused, dict):
+            shared = self.bev_neck(self.bev_backbone(fused))[0]
+            return {task: shared for task in TASKS}
+        return {task: self.bev_neck(self.bev_backbone(fused[task]))[0] for task in TASKS}
+
+    # ------------------------------------------------------------------ mmdet3d API
+    def loss(self, batch_inputs: dict, batch_data_samples: List) -> Dict[str, Tensor]:
+        feats = self.extract_feat(batch_inputs, batch_data_samples, training=True)
+        losses = {}
+        if self.bbox_head is not None:
+            losses.update(self.bbox_head.loss([feats['det']], batch_data_samples))
+        if self.seg_head is not None:
+            losses.update(self.seg_head.loss(feats['seg'], batch_data_samples))
+        return losses
+
+    def predict(self, batch_inputs: dict, batch_data_samples: List) -> List:
+        feats = self.extract_feat(batch_inputs, batch_data_samples, training=False)
+        if self.bbox_head is not None:
+            instances = self.bbox_head.predict([feats['det']], batch_data_samples)
+            batch_data_samples = self.add_pred_to_datasample(batch_data_samples, instances)
+        if self.seg_head is not None:
+            masks = self.seg_head.predict(feats['seg'])
+            for sample, mask in zip(batch_data_samples, masks):
+                sample.masks_bev = mask
+        return batch_data_samples
+
+    def _forward(self, batch_inputs: dict, batch_data_samples: Optional[List] = None):
+        feats = self.extract_feat(batch_inputs, batch_data_samples or [], training=False)
+        outputs = {}
+        if self.bbox_head is not None:
+            outputs['det'] = self.bbox_head([feats['det']])
+        if self.seg_head is not None:
+            outputs['seg'] = self.seg_head(feats['seg'])
+        return outputs
+
+
+@MODELS.register_module()
+class BEVFusion(MultiModalBEVDetector):
+    """BEVFusion (Liu et al., 2022) with a conv fuser: the baseline MetaBEV is compared with.
+
+    Same arguments as :class:`MultiModalBEVDetector`; camera-only and LiDAR-only variants leave
+    out the other branch (the conv fuser then sees zeros for it).
+    """

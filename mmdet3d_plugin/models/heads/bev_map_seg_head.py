@@ -1,0 +1,102 @@
+"""Multi-label BEV map-segmentation head (BEVFusion's ``BEVSegmentationHead``)."""
+from typing import Dict, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmdet3d_plugin.evaluation.metrics.bev_map import BEV_MAP_CLASSES
+from mmdet3d_plugin.registry import MODELS
+from .bev_grid_transform import BEVGridTransform
+
+
+def sigmoid_focal_loss(logits: Tensor, targets: Tensor, gamma: float = 2.0,
+                       alpha: float = -1.0) -> Tensor:
+    """Mean sigmoid focal loss (Lin et al.); ``alpha < 0`` disables the class balancing term.
+
+    Args:
+        logits: ``(...)`` raw scores.
+        targets: ``(...)`` 0/1 targets of the same shape.
+    """
+    probs = logits.sigmoid()
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction='none')
+    p_t = probs * targets + (1 - probs) * (1 - targets)
+    loss = ce * (1 - p_t)**gamma
+    if alpha >= 0:
+        loss = loss * (alpha * targets + (1 - alpha) * (1 - targets))
+    return loss.mean()
+
+
+@MODELS.register_module()
+class BEVMapSegHead(BaseModule):
+    """Resample the BEV features to the map grid, two 3x3 convs, one sigmoid logit per class.
+
+    Args:
+        in_channels: Channels of the input BEV map.
+        input_xbound, input_ybound: ``(min, max, step)`` of the input BEV map (row = y).
+        output_xbound, output_ybound: The GT raster's bounds; defaults to ``[-50, 50]`` m at
+            0.5 m (200 x 200, ``LoadBEVMapGT``'s default).
+        classes: Map layers in channel order (BEVFusion's six by default).
+        hidden_channels: Channels of the conv tower.
+        loss: ``'focal'`` (sigmoid focal, gamma 2, as BEVFusion) or ``'bce'``.
+        loss_weight: Multiplier of the loss.
+        gt_key: Data-sample attribute holding the ``(C, X, Y)`` GT masks.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, in_channels: int, input_xbound: Sequence[float],
+                 input_ybound: Sequence[float],
+                 output_xbound: Sequence[float] = (-50.0, 50.0, 0.5),
+                 output_ybound: Sequence[float] = (-50.0, 50.0, 0.5),
+                 classes: Sequence[str] = BEV_MAP_CLASSES, hidden_channels: int = 64,
+                 loss: str = 'focal', loss_weight: float = 1.0, gt_key: str = 'gt_masks_bev',
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if loss not in ('focal', 'bce'):
+            raise ValueError(f"BEVMapSegHead: loss must be 'focal' or 'bce', got {loss!r}")
+        self.classes = tuple(classes)
+        self.loss_type = loss
+        self.loss_weight = float(loss_weight)
+        self.gt_key = gt_key
+        self.transform = BEVGridTransform(input_xbound, input_ybound, output_xbound,
+                                          output_ybound)
+        self.tower = nn.Sequential(
+            nn.Conv2d(in_channels, hidden_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(hidden_channels), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(hidden_channels), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, len(self.classes), 1))
+
+    def forward(self, feats: Tensor) -> Tensor:
+        """``(B, C_in, Y_in, X_in)`` -> ``(B, num_classes, X_out, Y_out)`` logits."""
+        return self.tower(self.transform(feats))
+
+    def gt_masks(self, data_samples: Sequence) -> Tensor:
+        """Stack the ``(C, X, Y)`` GT masks of the batch into a float ``(B, C, X, Y)`` tensor."""
+        masks = []
+        for index, sample in enumerate(data_samples):
+            if self.gt_key not in sample:
+                raise KeyError(f"BEVMapSegHead: data sample {index} has no '{self.gt_key}'; "
+                               'add LoadBEVMapGT to the train pipeline and pack the key')
+            mask = torch.as_tensor(sample.get(self.gt_key))
+            expected = (len(self.classes), ) + self.transform.output_shape
+            if tuple(mask.shape) != expected:
+                raise ValueError(f"BEVMapSegHead: '{self.gt_key}' of sample {index} has shape "
+                                 f'{tuple(mask.shape)}, expected {expected}')
+            masks.append(mask.float())
+        return torch.stack(masks)
+
+    def loss(self, feats: Tensor, data_samples: Sequence) -> Dict[str, Tensor]:
+        """Map-segmentation loss; returns ``{'loss_map': scalar}``."""
+        logits = self(feats)
+        targets = self.gt_masks(data_samples).to(logits.device, logits.dtype)
+        if self.loss_type == 'focal':
+            loss = sigmoid_focal_loss(logits, targets)
+        else:
+            loss = F.binary_cross_entropy_with_logits(logits, targets)
+        return dict(loss_map=loss * self.loss_weight)
+
+    def predict(self, feats: Tensor) -> Tensor:
+        """``(B, num_classes, X_out, Y_out)`` probabilities in [0, 1]."""
+        return self(feats).sigmoid()

@@ -1,0 +1,6 @@
+"""Camera -> BEV view transforms and the metric grids they share."""
+from .bev_grid import MetricGrid
+from .frustum import frustum_to_lidar, make_frustum
+from .lss_view_transform import LSSViewTransform
+
+__all__ = ['MetricGrid', 'make_frustum', 'frustum_to_lidar', 'LSSViewTransform']
