@@ -1,0 +1,18 @@
+"""Sensor-failure robustness study (``tools/robustness.py``): evaluate one checkpoint under every
+setting of MetaBEV's corruption suite and report the metrics relative to clean.
+
+* ``settings``: the study's settings (``select_settings``, ``quick_settings``);
+* ``pipeline_insert``: a corruption inserted into a test pipeline where it belongs;
+* ``study``: the settings run through mmengine's ``Runner.test``, resumable;
+* ``report``: Markdown + CSV table and a PNG plot.
+"""
+from .pipeline_insert import Insertion, insert_corruption
+from .report import metric_columns, write_report
+from .settings import Setting, parse_severities, quick_settings, select_settings
+from .study import RobustnessStudy, RunnerEvaluator, fingerprint, prepare_study_config
+
+__all__ = [
+    'Insertion', 'insert_corruption', 'metric_columns', 'write_report', 'Setting',
+    'parse_severities', 'quick_settings', 'select_settings', 'RobustnessStudy',
+    'RunnerEvaluator', 'fingerprint', 'prepare_study_config'
+]
