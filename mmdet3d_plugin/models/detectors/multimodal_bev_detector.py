@@ -123,11 +123,20 @@ class MultiModalBEVDetector(Base3DDetector):
         lidar_aug = _stack_meta(data_samples, 'lidar_aug_matrix', (4, 4), device)
         return self.view_transform(feats, *matrices, lidar_aug)
 
-    def lidar_bev(self, voxels: Dict[str, Tensor], keep: Tensor) -> Tuple[Tensor, Tensor]:
+    def _point_dims(self) -> int:
+        for name in ('num_features', 'in_channels'):
+            value = getattr(self.pts_voxel_encoder, name, None)
+            if isinstance(value, int):
+                return value
+        raise AttributeError(f'{type(self.pts_voxel_encoder).__name__} exposes neither '
+                             'num_features nor in_channels: cannot build an empty LiDAR input')
+
+    def lidar_bev(self, voxels: Optional[Dict[str, Tensor]], keep: Tensor) -> Tuple[Tensor, Tensor]:
         """Encode the voxels of the samples in ``keep``.
 
         Args:
-            voxels: ``voxels (V, P, C)``, ``num_points (V,)``, ``coors (V, 4)``.
+            voxels: ``voxels (V, P, C)``, ``num_points (V,)``, ``coors (V, 4)``, or None when
+                the batch has no points at all.
             keep: ``(B,)`` bool, samples whose LiDAR is used.
 
         Returns:
@@ -135,15 +144,17 @@ class MultiModalBEVDetector(Base3DDetector):
             ``(B,)`` bool mask of samples that had at least one voxel.
         """
         batch = keep.shape[0]
-        coors = voxels['coors']
-        used = keep[coors[:, 0].long()]
-        feats, num_points, coors = voxels['voxels'][used], voxels['num_points'][used], coors[used]
         has_points = torch.zeros(batch, dtype=torch.bool, device=keep.device)
-        has_points[coors[:, 0].long()] = True
-        if coors.shape[0] == 0:  # nothing to encode: one zero voxel gives the map's shape
-            feats = voxels['voxels'].new_zeros((1, ) + tuple(voxels['voxels'].shape[1:]))
-            num_points = voxels['num_points'].new_ones(1)
-            coors = voxels['coors'].new_zeros(1, 4)
+        if voxels is not None:
+            used = keep[voxels['coors'][:, 0].long()]
+            feats = voxels['voxels'][used]
+            num_points, coors = voxels['num_points'][used], voxels['coors'][used]
+            has_points[coors[:, 0].long()] = True
+        if voxels is None or coors.shape[0] == 0:
+            # nothing to encode: one zero voxel gives the map's shape, then it is masked out
+            feats = keep.new_zeros((1, 1, self._point_dims()), dtype=torch.float32)
+            num_points = keep.new_ones(1, dtype=torch.int32)
+            coors = keep.new_zeros((1, 4), dtype=torch.int32)
         encoded = self.pts_voxel_encoder(feats, num_points, coors)
         bev = self.pts_middle_encoder(encoded, coors, batch)
         return bev * has_points[:, None, None, None].to(bev.dtype), has_points
@@ -170,9 +181,6 @@ class MultiModalBEVDetector(Base3DDetector):
         else:
             feats.append(None)
         if self.has_lidar:
-            if voxels is None:
-                raise KeyError("LiDAR branch configured but inputs have no 'voxels'; set "
-                               'voxel=True in the Det3DDataPreprocessor')
             lidar, has_points = self.lidar_bev(voxels, present[:, 1])
             present[:, 1] &= has_points
             feats.append(lidar)
