@@ -171,14 +171,15 @@ def plot_png(records: Sequence[dict], columns: Sequence[MetricColumn], path: str
              title: str = 'Robustness study') -> None:
     """Write a PNG (matplotlib, Agg): one row per metric column; one panel per graded
     corruption (metric vs severity, the suite's order from mild to severe, clean as a dashed
-    line) and one bar panel for the single-setting corruptions (Missing Camera / LiDAR)."""
+    line) and one bar panel for the single-setting corruptions (Missing Camera / LiDAR; their
+    status where they have no metrics)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     clean = _clean_metrics(records)
     graded = _panels(records)
-    singles = [r for r in records if r['status'] == 'ok' and r['corruption']
+    singles = [r for r in records if r['corruption']
                and CORRUPTION_SPECS[r['corruption']].argument is None]
     num_cols = max(1, len(graded) + (1 if singles else 0))
     num_rows = max(1, len(columns))
@@ -210,6 +211,9 @@ def plot_png(records: Sequence[dict], columns: Sequence[MetricColumn], path: str
             values = [clean_value] + [r['metrics'].get(column.key) for r in singles]
             ax.bar(range(len(labels)), [0.0 if v is None else v for v in values],
                    color=['gray'] + ['C1'] * len(singles))
+            for x, single in enumerate(singles, start=1):
+                if single['status'] != 'ok':  # 'n/a' / 'failed' where a bar would be
+                    ax.text(x, 0, single['status'], ha='center', va='bottom', fontsize=8)
             ax.set_xticks(range(len(labels)), labels, rotation=20)
             ax.set_title('missing sensor', fontsize=9)
             ax.set_ylabel(column.label if not graded else '', fontsize=8)
