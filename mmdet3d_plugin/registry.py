@@ -48,9 +48,13 @@ INFERENCERS = _child(mmdet3d_registry.INFERENCERS)
 
 #: Names deliberately registered here although an ancestor registry has them too. Our spconv
 #: layers choose the algorithm by device, so stock mmdet3d sparse encoders built under our scope
-#: run on CPU as well as GPU (see ``mmdet3d_plugin.ops.sparse``).
+#: run on CPU as well as GPU (see ``mmdet3d_plugin.ops.sparse``). Our ``LoadPointsFromFile``
+#: is mmdet3d's with checked reads (missing, truncated, NaN and empty files give errors naming
+#: the file), so stock configs under our scope get the checks
+#: (``mmdet3d_plugin.datasets.transforms.loading_points``).
 INTENTIONAL_OVERRIDES = {
     'MODELS': ('SubMConv3d', 'SparseConv3d', 'SparseInverseConv3d'),
+    'TRANSFORMS': ('LoadPointsFromFile', ),
 }
 
 ALL_REGISTRIES = {

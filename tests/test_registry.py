@@ -61,7 +61,7 @@ def test_every_registered_name_resolves_through_the_default_scope():
     ('MODELS', 'PointPillarsScatter', 'mmdet3d'),
     ('MODELS', 'mmdet.ResNet', 'mmdet'),
     ('MODELS', 'mmdet.FocalLoss', 'mmdet'),
-    ('TRANSFORMS', 'LoadPointsFromFile', 'mmdet3d'),
+    ('TRANSFORMS', 'LoadPointsFromMultiSweeps', 'mmdet3d'),
     ('DATASETS', 'NuScenesDataset', 'mmdet3d'),
     ('METRICS', 'NuScenesMetric', 'mmdet3d'),
     ('TASK_UTILS', 'mmdet.MaxIoUAssigner', 'mmdet'),

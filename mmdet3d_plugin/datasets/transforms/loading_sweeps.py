@@ -18,11 +18,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.fileio import get
 
 from mmdet3d_plugin.registry import TRANSFORMS
 from .corruptions.base import get_points, keep_points
 from .corruptions.lidar import beam_keep_mask
+from .loading_points import NON_FINITE_MODES, finite_rows, read_points_file
 
 #: Most sweeps an info file holds (``create_nuscenes_infos(max_sweeps<=40)``).
 MAX_SWEEPS = 40
@@ -66,6 +66,8 @@ class LoadSweepsWithRing(BaseTransform):
         close_radius (float): See ``remove_close``. Defaults to 1.0 (metres).
         test_mode (bool): Take the ``sweeps_num`` nearest sweeps instead of a random subset
             when more are available. Defaults to False.
+        non_finite (str): ``'error'`` raises ``ValueError`` naming a sweep file with NaN/inf
+            values; ``'drop'`` drops those points. Defaults to ``'error'``.
         backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
     """
 
@@ -73,7 +75,11 @@ class LoadSweepsWithRing(BaseTransform):
                  keep_ring: bool = True, beam_reduction: Optional[int] = None,
                  source_beams: int = 32, pad_empty_sweeps: bool = False,
                  remove_close: bool = False, close_radius: float = 1.0, test_mode: bool = False,
-                 backend_args: Optional[dict] = None) -> None:
+                 non_finite: str = 'error', backend_args: Optional[dict] = None) -> None:
+        if non_finite not in NON_FINITE_MODES:
+            raise ValueError(f'LoadSweepsWithRing: non_finite must be one of {NON_FINITE_MODES}, '
+                             f'got {non_finite!r}')
+        self.non_finite = non_finite
         self.sweeps_num = _check_int('sweeps_num', sweeps_num, 0, MAX_SWEEPS)
         self.load_dim = _check_int('load_dim', load_dim, 5)
         self.ring_dim = _check_int('ring_dim', ring_dim, 4, self.load_dim - 1)
@@ -132,19 +138,14 @@ class LoadSweepsWithRing(BaseTransform):
 
         Raises:
             FileNotFoundError: naming ``path`` when it does not exist.
-            ValueError: naming ``path`` when its size is not a multiple of the point size or its
-                ring column is not a ring index.
+            ValueError: naming ``path`` when its size is not a multiple of the point size, it
+                holds NaN/inf values (unless ``non_finite='drop'``) or its ring column is not a
+                ring index.
         """
-        try:
-            data = get(path, backend_args=self.backend_args)
-        except FileNotFoundError as error:
-            raise FileNotFoundError(f'LoadSweepsWithRing: sweep file not found: {path}') from error
-        point_bytes = 4 * self.load_dim
-        if len(data) % point_bytes:
-            raise ValueError(
-                f'LoadSweepsWithRing: sweep file {path} has {len(data)} bytes, not a multiple of '
-                f'the point size {point_bytes} (load_dim={self.load_dim} float32 columns)')
-        array = np.frombuffer(data, dtype=np.float32).reshape(-1, self.load_dim)
+        array = read_points_file(path, self.load_dim, 'LoadSweepsWithRing', self.backend_args)
+        keep = finite_rows(array, path, 'LoadSweepsWithRing', self.non_finite == 'drop')
+        if keep is not None:
+            array = array[keep]
         array = array[:, self._columns()].astype(np.float64)
         self._check_rings(array[:, 4], f'sweep file {path}')
         return array
