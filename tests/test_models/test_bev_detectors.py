@@ -1,4 +1,6 @@
 """BEVFusion and MetaBEV detectors (tiny synthetic models): loss/predict with every sensor set."""
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -6,16 +8,17 @@ from mmengine.config import Config
 from mmdet3d_plugin.registry import MODELS
 from bev_batch import make_batch
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODEL_CONFIGS = {
-    'bevfusion': 'configs/_base_/models/bevfusion-tiny_synthetic.py',
-    'metabev': 'configs/_base_/models/metabev-tiny_synthetic.py',
+    'bevfusion': 'configs/bevfusion/bevfusion_lidar-cam_tiny_1xb2-cpu_synthetic.py',
+    'metabev': 'configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py',
 }
 
 
 @pytest.fixture(scope='module', params=sorted(MODEL_CONFIGS))
 def model(request):
     torch.manual_seed(0)
-    detector = MODELS.build(Config.fromfile(MODEL_CONFIGS[request.param]).model)
+    detector = MODELS.build(Config.fromfile(osp.join(REPO, MODEL_CONFIGS[request.param])).model)
     detector.init_weights()
     return detector
 
