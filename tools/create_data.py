@@ -19,7 +19,8 @@ import argparse
 import time
 
 from mmdet3d_plugin.synthetic import MINI_SCENES, LidarSpec, WorldConfig
-from mmdet3d_plugin.synthetic.generate import DEFAULT_FORMATS, FORMATS, generate_synthetic
+from mmdet3d_plugin.synthetic.generate import (DEFAULT_FORMATS, FORMATS, default_workers,
+                                               describe_output, generate_synthetic)
 
 
 def add_synthetic_parser(subparsers) -> None:
@@ -32,8 +33,11 @@ def add_synthetic_parser(subparsers) -> None:
     p.add_argument('--image-size', type=int, nargs=2, default=[400, 225], metavar=('W', 'H'))
     p.add_argument('--azimuth-steps', type=int, default=720, help='LiDAR rays per beam per turn')
     p.add_argument('--formats', nargs='+', default=list(DEFAULT_FORMATS), choices=FORMATS,
-                   help='occ3d adds ~0.3 s per keyframe; nuscenes-occupancy ~50 MB per keyframe; '
-                   'kitti (CAM_FRONT as image_2) ~0.4 s per keyframe')
+                   help=f'default: {" ".join(DEFAULT_FORMATS)}; nuscenes-occupancy adds ~40 MB '
+                   'and ~0.4 s of CPU per keyframe')
+    p.add_argument('--workers', type=int, default=None,
+                   help='processes writing scenes in parallel (default: the CPU cores); the '
+                   'output is the same for any number')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out')
 
 
@@ -65,9 +69,16 @@ def main(argv=None):
         config = WorldConfig(seed=args.seed, scene_names=MINI_SCENES[:args.scenes],
                              num_keyframes=args.keyframes, image_size=tuple(args.image_size),
                              lidar=LidarSpec(azimuth_steps=args.azimuth_steps))
+        if args.workers is not None and args.workers < 1:
+            parser.error(f'--workers must be >= 1, got {args.workers}')
+        workers = args.workers or default_workers()
         start = time.time()
-        out = generate_synthetic(args.out, config, tuple(args.formats), overwrite=args.overwrite)
-        print(f'synthetic world written to {out} in {time.time() - start:.1f} s')
+        out = generate_synthetic(args.out, config, tuple(args.formats), overwrite=args.overwrite,
+                                 workers=workers)
+        print(f'synthetic world ({args.scenes} scenes x {args.keyframes} keyframes) written to '
+              f'{out} in {time.time() - start:.1f} s with {workers} worker(s):')
+        for line in describe_output(out, args.formats):
+            print(f'  {line}')
 
 
 if __name__ == '__main__':

@@ -39,16 +39,17 @@ order (:func:`kitti_frames`).
 import io
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .camera import NEAR_PLANE, render_camera
+from .camera import NEAR_PLANE
 from .camera_geometry import box_corners
+from .frame_cache import FrameCache
 from ..utils.atomic_io import write_bytes
-from .lidar import cast_sweep
+from .lidar import count_hits_alone
 from .nuscenes_writer import ANNOTATION_RANGE
 from .world import FrameState, SyntheticWorld
 
@@ -177,21 +178,17 @@ def _image_box(corners_cam: np.ndarray, intrinsic: np.ndarray) -> np.ndarray:
     return np.concatenate([uv.min(0), uv.max(0)])
 
 
-def _visible_fraction(world: SyntheticWorld, frame: FrameState, index: int,
-                      hits: int) -> float:
-    """LiDAR returns on box ``index`` (``hits``) over the returns it gets when cast alone
-    (0 if none)."""
-    if hits == 0:
-        return 0.0
+def _visible_fractions(world: SyntheticWorld, frame: FrameState,
+                       hit_index: np.ndarray) -> np.ndarray:
+    """Per agent of ``frame``, its LiDAR returns in the sweep (``hit_index``) over the returns
+    it gets when cast alone (0 if none): ``(A,)`` float."""
+    hit_index = np.asarray(hit_index)
+    hits = np.bincount(hit_index[(hit_index >= 0) & (hit_index < frame.num_agents)],
+                       minlength=frame.num_agents)
     rotation, translation = frame.sensor_pose(world.rig['LIDAR_TOP'])
-    box = frame.boxes[index]
-    if np.linalg.norm(box[:3] - translation) - np.linalg.norm(box[3:6]) / 2 >= \
-            world.config.lidar.max_range:
-        return 0.0  # out of range (cast_sweep culls it)
-    _, alone = cast_sweep(world.config.lidar, rotation, translation, frame.boxes[index:index + 1],
-                          np.zeros(1), np.ones(1, dtype=bool), np.random.default_rng(0))
-    total = int((alone == 0).sum())
-    return min(hits / total, 1.0) if total else 0.0
+    alone = count_hits_alone(world.config.lidar, rotation, translation,
+                             frame.boxes[:frame.num_agents])
+    return np.where(alone > 0, np.minimum(hits / np.maximum(alone, 1), 1.0), 0.0)
 
 
 def _occlusion_level(fraction: float) -> int:
@@ -219,9 +216,7 @@ def kitti_objects(world: SyntheticWorld, frame: FrameState,
     camera = world.rig[CAMERA]
     width, height = camera.image_size
     rotation, translation = frame.sensor_pose(camera)
-    hit_index = np.asarray(hit_index)
-    counts = np.bincount(hit_index[(hit_index >= 0) & (hit_index < frame.num_agents)],
-                         minlength=frame.num_agents)
+    visible = _visible_fractions(world, frame, hit_index)
     objects, dont_care = [], []
     for idx, agent in enumerate(frame.agents):
         box = frame.boxes[idx]
@@ -249,7 +244,7 @@ def kitti_objects(world: SyntheticWorld, frame: FrameState,
         rotation_y = float(_wrap(np.arctan2(-heading[2], heading[0])))
         alpha = float(_wrap(rotation_y - np.arctan2(bottom[0], bottom[2])))
         truncated = float(np.clip(1 - area / ((full[2] - full[0]) * (full[3] - full[1])), 0, 1))
-        occluded = _occlusion_level(_visible_fraction(world, frame, idx, int(counts[idx])))
+        occluded = _occlusion_level(float(visible[idx]))
         objects.append(KittiObject(name, truncated, occluded, alpha, bbox,
                                    np.array([box[5], box[4], box[3]]), bottom, rotation_y, idx))
     return objects + dont_care
@@ -287,6 +282,68 @@ def _id_lines(ids: Sequence[int]) -> str:
     return ''.join(f'{i:06d}\n' for i in ids)
 
 
+def write_kitti_frame(world: SyntheticWorld, root: str, frame_id: int, frame: FrameState,
+                      sweep: Tuple[np.ndarray, np.ndarray], image: np.ndarray,
+                      calib_text: Optional[str] = None) -> None:
+    """Write the velodyne, image_2, calib and label_2 files of one KITTI frame.
+
+    Args:
+        world (SyntheticWorld): The world.
+        root (str): Output folder (KITTI's ``data/kitti``).
+        frame_id (int): The frame's id (:func:`kitti_frames`).
+        frame (FrameState): The keyframe.
+        sweep (tuple): Its ``world.lidar_sweep``: ``points (N, 5)``, ``hit_index (N,)``.
+        image (np.ndarray): Its CAM_FRONT render ``(H, W, 3)`` uint8.
+        calib_text (str, optional): ``kitti_calib(world).to_text()`` (computed when None).
+    """
+    training = os.path.join(root, 'training')
+    points, hit_index = sweep
+    name = f'{frame_id:06d}'
+    write_bytes(os.path.join(training, 'velodyne', f'{name}.bin'),
+                velodyne_points(points).tobytes())
+    write_bytes(os.path.join(training, 'image_2', f'{name}.png'), _png(image))
+    _write_text(os.path.join(training, 'calib', f'{name}.txt'),
+                calib_text if calib_text is not None else kitti_calib(world).to_text())
+    labels = kitti_objects(world, frame, hit_index)
+    _write_text(os.path.join(training, 'label_2', f'{name}.txt'),
+                ''.join(obj.to_line() + '\n' for obj in labels))
+
+
+def write_image_sets(world: SyntheticWorld, root: str) -> None:
+    """Write ``ImageSets/{train,val,test,trainval}.txt`` (trainval last: it marks a complete
+    dataset)."""
+    splits = kitti_splits(world)
+    for split in ('train', 'val', 'test', 'trainval'):
+        _write_text(os.path.join(root, 'ImageSets', f'{split}.txt'), _id_lines(splits[split]))
+
+
+def _check_world_and_root(world, root) -> None:
+    if not isinstance(world, SyntheticWorld):
+        raise TypeError(f'world must be a SyntheticWorld, got {type(world).__name__}')
+    if not isinstance(root, (str, os.PathLike)) or not str(root):
+        raise ValueError(f'root must be a non-empty path, got {root!r}')
+
+
+def write_kitti_scene(world: SyntheticWorld, root: str, scene_index: int,
+                      cache: Optional[FrameCache] = None) -> None:
+    """Write the KITTI frames of scene ``scene_index`` (no ImageSets; see :func:`write_kitti`).
+
+    Args:
+        world (SyntheticWorld): The world.
+        root (str): Output folder.
+        scene_index (int): Index into ``world.scenes``.
+        cache (FrameCache, optional): Keyframe sweeps and images shared with other writers.
+    """
+    _check_world_and_root(world, root)
+    cache = cache if cache is not None else FrameCache(world)
+    scene = world.scenes[scene_index]
+    calib_text = kitti_calib(world).to_text()
+    for frame_id, _, timestamp in (f for f in kitti_frames(world) if f[1] == scene_index):
+        frame = world.frame(scene, timestamp)
+        write_kitti_frame(world, root, frame_id, frame, cache.lidar_sweep(scene, frame),
+                          cache.camera(scene, frame, CAMERA), calib_text)
+
+
 def write_kitti(world: SyntheticWorld, root: str, progress: bool = True) -> None:
     """Write ``world`` under ``root`` in the KITTI object layout (see the module docstring).
 
@@ -298,26 +355,7 @@ def write_kitti(world: SyntheticWorld, root: str, progress: bool = True) -> None
         root (str): Output folder (KITTI's ``data/kitti``).
         progress (bool): Show a tqdm bar over the scenes.
     """
-    if not isinstance(world, SyntheticWorld):
-        raise TypeError(f'world must be a SyntheticWorld, got {type(world).__name__}')
-    if not isinstance(root, (str, os.PathLike)) or not str(root):
-        raise ValueError(f'root must be a non-empty path, got {root!r}')
-    training = os.path.join(root, 'training')
-    calib_text = kitti_calib(world).to_text()
-    frames = kitti_frames(world)
-    for s, scene in enumerate(tqdm(world.scenes, desc='KITTI scenes', disable=not progress)):
-        for frame_id, _, timestamp in (f for f in frames if f[1] == s):
-            frame = world.frame(scene, timestamp)
-            points, hit_index = world.lidar_sweep(scene, frame)
-            name = f'{frame_id:06d}'
-            write_bytes(os.path.join(training, 'velodyne', f'{name}.bin'),
-                        velodyne_points(points).tobytes())
-            write_bytes(os.path.join(training, 'image_2', f'{name}.png'),
-                        _png(render_camera(world, frame, CAMERA)))
-            _write_text(os.path.join(training, 'calib', f'{name}.txt'), calib_text)
-            labels = kitti_objects(world, frame, hit_index)
-            _write_text(os.path.join(training, 'label_2', f'{name}.txt'),
-                        ''.join(obj.to_line() + '\n' for obj in labels))
-    splits = kitti_splits(world)
-    for split in ('train', 'val', 'test', 'trainval'):
-        _write_text(os.path.join(root, 'ImageSets', f'{split}.txt'), _id_lines(splits[split]))
+    _check_world_and_root(world, root)
+    for s in tqdm(range(len(world.scenes)), desc='KITTI scenes', disable=not progress):
+        write_kitti_scene(world, root, s)
+    write_image_sets(world, root)

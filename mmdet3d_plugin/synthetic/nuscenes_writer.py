@@ -8,7 +8,7 @@ mmdet3d's converters read it as they read the real dataset. Every file is writte
 import io
 import os
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -16,6 +16,7 @@ from shapely import contains_xy
 from tqdm import tqdm
 
 from ..utils.atomic_io import write_bytes, write_json
+from .frame_cache import FrameCache
 from .lidar import GROUND
 from .nuscenes_map_writer import write_nuscenes_map
 from .nuscenes_tables import (LIDARSEG_INDEX, SURFACE_CLASS, attribute_table, attribute_token,
@@ -46,35 +47,53 @@ class NuScenesWriter:
         dataroot (str): Output folder (``NuScenes(dataroot=...)``).
         version (str): Table folder name, ``'v1.0-mini'`` by default.
         render_fn (callable, optional): ``render_fn(world, frame) -> {camera: (H, W, 3) uint8}``;
-            defaults to :func:`mmdet3d_plugin.synthetic.camera.render_all`.
+            defaults to :func:`mmdet3d_plugin.synthetic.camera.render_all` (through ``cache``).
         progress (bool): Show a tqdm bar per scene.
+        cache (FrameCache, optional): Keyframe sweeps and images shared with other writers.
     """
 
     def __init__(self, world: SyntheticWorld, dataroot: str, version: str = 'v1.0-mini',
-                 render_fn: Optional[Callable] = None, progress: bool = True):
+                 render_fn: Optional[Callable] = None, progress: bool = True,
+                 cache: Optional[FrameCache] = None):
         self.world, self.dataroot, self.version = world, dataroot, version
-        if render_fn is None:
-            from .camera import render_all
-            render_fn = render_all
+        self.cache = cache if cache is not None else FrameCache(world)
         self.render_fn = render_fn
         self.progress = progress
         self.tables: Dict[str, List[dict]] = defaultdict(list)
         road_map = world.road_map
-        self._surfaces = [(SURFACE_CLASS[name], geoms) for name, geoms in (
-            ('carpark', road_map.layers['carpark_area']),
-            ('road', road_map.layers['drivable_area'] + road_map.layers['ped_crossing']),
-            ('walkway', road_map.layers['walkway']))]
+        self._surfaces = [(SURFACE_CLASS[name], road_map.union(layers)) for name, layers in (
+            ('carpark', ('carpark_area', )), ('road', ('drivable_area', 'ped_crossing')),
+            ('walkway', ('walkway', )))]
 
     # ------------------------------------------------------------------ top level
     def write(self) -> None:
         """Write the whole dataset (tables last, so a dataset is complete once they exist)."""
+        scenes = tqdm(self.world.scenes, desc='nuScenes scenes', disable=not self.progress)
+        for scene in scenes:
+            self._write_scene(scene)
+            self.cache.clear()
+        self.finish()
+
+    def write_scene(self, scene: Scene) -> Dict[str, List[dict]]:
+        """Write the files of one scene and return its table rows (``{table: rows}``), for
+        :meth:`finish` in another writer of the same world (scenes can be written in parallel).
+        """
+        self.tables.clear()
+        self._write_scene(scene)
+        rows = dict(self.tables)
+        self.tables.clear()
+        return rows
+
+    def finish(self, scene_rows: Sequence[Dict[str, List[dict]]] = ()) -> None:
+        """Add the rows of scenes written by :meth:`write_scene` (in scene order), then write the
+        fixed tables, the maps and every table."""
+        for rows in scene_rows:
+            for name, table in rows.items():
+                self.tables[name].extend(table)
         self.tables['category'] = category_table()
         self.tables['attribute'] = attribute_table()
         self.tables['visibility'] = visibility_table()
         self.tables['sensor'] = sensor_table()
-        scenes = tqdm(self.world.scenes, desc='nuScenes scenes', disable=not self.progress)
-        for scene in scenes:
-            self._write_scene(scene)
         self._write_maps()
         table_dir = os.path.join(self.dataroot, self.version)
         for name, rows in self.tables.items():
@@ -102,7 +121,7 @@ class NuScenesWriter:
         instance_annotations = defaultdict(list)
         for ts in scene.sweep_times():
             frame = self.world.frame(scene, ts)
-            points, hit = self.world.lidar_sweep(scene, frame)
+            points, hit = self.cache.lidar_sweep(scene, frame)
             key = int(np.searchsorted(keyframes, ts))
             is_key = key < len(keyframes) and keyframes[key] == ts
             key_sample = sample_tokens[min(key, len(keyframes) - 1)]
@@ -146,7 +165,8 @@ class NuScenesWriter:
         return row
 
     def _write_cameras(self, scene, frame, sample_tok, calib, log_name) -> None:
-        images = self.render_fn(self.world, frame)
+        images = (self.render_fn(self.world, frame) if self.render_fn is not None else
+                  self.cache.images(scene, frame))
         for channel in CAMERA_NAMES:
             image = images[channel]
             filename = f'samples/{channel}/{log_name}__{channel}__{frame.timestamp}.jpg'
@@ -171,11 +191,9 @@ class NuScenesWriter:
             rotation, translation = frame.sensor_pose(self.world.rig['LIDAR_TOP'])
             xy = (points[ground, :3] @ rotation.T + translation)[:, :2]
             ground_labels = labels[ground]
-            for name, geometries in self._surfaces:  # later surfaces win (road over car park)
-                inside = np.zeros(len(xy), dtype=bool)
-                for geometry in geometries:
-                    inside |= contains_xy(geometry, xy[:, 0], xy[:, 1])
-                ground_labels[inside] = LIDARSEG_INDEX[name]
+            for name, area in self._surfaces:  # later surfaces win (road over car park)
+                if area is not None:
+                    ground_labels[contains_xy(area, xy[:, 0], xy[:, 1])] = LIDARSEG_INDEX[name]
             labels[ground] = ground_labels
         return labels
 
@@ -258,6 +276,7 @@ def _drivable_mask_png(world: SyntheticWorld, resolution: float = 1.0) -> bytes:
 
 
 def write_nuscenes(world: SyntheticWorld, dataroot: str, version: str = 'v1.0-mini',
-                   render_fn: Optional[Callable] = None, progress: bool = True) -> None:
+                   render_fn: Optional[Callable] = None, progress: bool = True,
+                   cache: Optional[FrameCache] = None) -> None:
     """Write ``world`` as a nuScenes dataset under ``dataroot`` (see :class:`NuScenesWriter`)."""
-    NuScenesWriter(world, dataroot, version, render_fn, progress).write()
+    NuScenesWriter(world, dataroot, version, render_fn, progress, cache).write()

@@ -17,13 +17,14 @@ an agent also takes the free voxels of the column through its centre (inside its
 voxel of its centre, so objects thinner than a voxel (cones) never vanish. Everything else is
 free. The ego vehicle itself is not in the grid.
 """
+import io
 import os
+import zipfile
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import shapely
-from shapely.ops import unary_union
 
 from ..structures.occupancy_labels import NUSC_OCC_FREE_INDEX as NUSC_OCC_FREE
 from ..structures.occupancy_labels import NUSC_OCC_NOISE_INDEX as NUSC_OCC_NOISE
@@ -179,13 +180,10 @@ def _claim_axes(labels: np.ndarray, boxes: np.ndarray, box_labels: np.ndarray,
 def _surface_labels(road_map, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Ground label at global points ``x``, ``y`` ``(N,)`` from the map polygons."""
     labels = np.full(x.shape, LABELS['terrain'], dtype=np.uint8)
-    layers = road_map.layers
     for names, label in ((('carpark_area',), 'other_flat'), (('walkway',), 'sidewalk'),
                          (('drivable_area', 'ped_crossing'), 'driveable_surface')):
-        polygons = [p for name in names for p in layers.get(name, [])]
-        if polygons:
-            area = unary_union(polygons)
-            shapely.prepare(area)
+        area = road_map.union(names)
+        if area is not None:
             labels[shapely.contains_xy(area, x, y)] = LABELS[label]
     return labels
 
@@ -281,7 +279,20 @@ def write_occ3d(root: str, scene_name: str, sample_token: str, semantics: np.nda
     path = os.path.join(root, 'gts', _check_name(scene_name, 'scene_name'),
                         _check_name(sample_token, 'sample_token'), 'labels.npz')
     arrays = dict(semantics=semantics.astype(np.uint8), **masks)
-    return _atomic_write(path, lambda file: np.savez_compressed(file, **arrays))
+    return _atomic_write(path, lambda file: _savez_reproducible(file, arrays))
+
+
+def _savez_reproducible(file, arrays: Dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` with a fixed member timestamp, so the same arrays always give
+    the same bytes (numpy stamps each member with the current time)."""
+    with zipfile.ZipFile(file, 'w', compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f'{name}.npy', date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, buffer.getvalue())
 
 
 def write_nuscenes_occupancy(root: str, scene_token: str, lidar_token: str,
@@ -300,15 +311,14 @@ def write_nuscenes_occupancy(root: str, scene_token: str, lidar_token: str,
     Returns:
         str: The file written.
     """
-    semantics = _check_volume(semantics, 'semantics').astype(np.int64)
-    valid = (semantics <= 16) | (semantics == NUSC_OCC_NOISE)
-    if semantics.size and (semantics.min() < 0 or not valid.all()):
+    semantics = _check_volume(semantics, 'semantics')
+    if semantics.size and (semantics.min() < 0 or not (
+            (semantics <= 16) | (semantics == NUSC_OCC_NOISE)).all()):
         raise ValueError('semantics must hold nuScenes-Occupancy labels 0 (free), 1..16 or '
                          f'{NUSC_OCC_NOISE} (noise)')
-    index = np.argwhere(semantics != NUSC_OCC_FREE)
-    cls = semantics[tuple(index.T)]
-    sparse = np.stack([index[:, 2], index[:, 1], index[:, 0],
-                       np.where(cls == NUSC_OCC_NOISE, 0, cls)], 1).astype(np.int64)
+    x, y, z = np.nonzero(semantics != NUSC_OCC_FREE)  # C order, as np.argwhere
+    cls = semantics[x, y, z].astype(np.int64)
+    sparse = np.stack([z, y, x, np.where(cls == NUSC_OCC_NOISE, 0, cls)], 1).astype(np.int64)
     path = os.path.join(root, f'scene_{_check_name(scene_token, "scene_token")}', 'occupancy',
                         f'{_check_name(lidar_token, "lidar_token")}.npy')
     return _atomic_write(path, lambda file: np.save(file, sparse))

@@ -11,6 +11,7 @@
 The traversal is compiled with numba and runs serially (one core): semantics and both masks of
 a full 200x200x16 Occ3D grid take 0.2-0.4 s per keyframe on one CPU core.
 """
+import functools
 from typing import Dict, Optional, Tuple
 
 import numba
@@ -99,6 +100,34 @@ def _camera_kernel(origin, directions, occupied, mask):  # pragma: no cover
                directions[r, 2], np.inf, nx, ny, nz, occupied, True, mask)
 
 
+@numba.njit(cache=True)
+def _voxel_ray_kernel(origin, voxels, lower, voxel, to_camera, intrinsic, width, height,
+                      occupied, mask):  # pragma: no cover
+    """Rays from ``origin`` ``(3,)`` (grid frame, metres) to the centres of ``voxels`` ``(N, 3)``
+    (indices) that project into the image (``to_camera`` ``(3, 3)`` rotates grid-frame vectors
+    into the camera, ``intrinsic`` ``(3, 3)``), each until the first occupied voxel."""
+    nx, ny, nz = mask.shape
+    ox = (origin[0] - lower[0]) / voxel[0]
+    oy = (origin[1] - lower[1]) / voxel[1]
+    oz = (origin[2] - lower[2]) / voxel[2]
+    for n in range(voxels.shape[0]):
+        rx = lower[0] + (voxels[n, 0] + 0.5) * voxel[0] - origin[0]
+        ry = lower[1] + (voxels[n, 1] + 0.5) * voxel[1] - origin[1]
+        rz = lower[2] + (voxels[n, 2] + 0.5) * voxel[2] - origin[2]
+        cx = to_camera[0, 0] * rx + to_camera[0, 1] * ry + to_camera[0, 2] * rz
+        cy = to_camera[1, 0] * rx + to_camera[1, 1] * ry + to_camera[1, 2] * rz
+        cz = to_camera[2, 0] * rx + to_camera[2, 1] * ry + to_camera[2, 2] * rz
+        if not cz > 1e-6:
+            continue
+        w = intrinsic[2, 0] * cx + intrinsic[2, 1] * cy + intrinsic[2, 2] * cz
+        u = (intrinsic[0, 0] * cx + intrinsic[0, 1] * cy + intrinsic[0, 2] * cz) / w
+        v = (intrinsic[1, 0] * cx + intrinsic[1, 1] * cy + intrinsic[1, 2] * cz) / w
+        if not (u >= 0 and u < width and v >= 0 and v < height):
+            continue
+        _march(ox, oy, oz, rx / voxel[0], ry / voxel[1], rz / voxel[2], np.inf, nx, ny, nz,
+               occupied, True, mask)
+
+
 def _to_index(points: np.ndarray, grid: OccupancyGrid) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) - grid.lower) / np.array(grid.voxel_size)
 
@@ -155,14 +184,25 @@ def camera_visibility(origin: np.ndarray, directions: np.ndarray, occupied: np.n
 
 
 def pixel_rays(intrinsic: np.ndarray, image_size: Tuple[int, int], pixel_step: float) -> np.ndarray:
-    """Camera-frame ray directions ``(R, 3)`` through pixel centres every ``pixel_step`` pixels."""
+    """Camera-frame ray directions ``(R, 3)`` through pixel centres every ``pixel_step`` pixels
+    (cached per camera model: treat the result as read-only)."""
     if pixel_step <= 0:
         raise ValueError(f'pixel_step must be positive, got {pixel_step}')
+    intrinsic = np.asarray(intrinsic, dtype=np.float64)
+    return _pixel_rays(intrinsic.tobytes(), tuple(int(v) for v in image_size), float(pixel_step))
+
+
+@functools.lru_cache(maxsize=16)
+def _pixel_rays(intrinsic_bytes: bytes, image_size: Tuple[int, int],
+                pixel_step: float) -> np.ndarray:
+    intrinsic = np.frombuffer(intrinsic_bytes, dtype=np.float64).reshape(3, 3)
     width, height = image_size
     u, v = np.meshgrid(np.arange(pixel_step / 2, width, pixel_step),
                        np.arange(pixel_step / 2, height, pixel_step), indexing='xy')
     pixels = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], 1)
-    return pixels @ np.linalg.inv(intrinsic).T
+    rays = pixels @ np.linalg.inv(intrinsic).T
+    rays.setflags(write=False)
+    return rays
 
 
 def lidar_mask(world, scene, frame, grid: OccupancyGrid, frame_of: Optional[str] = None,
@@ -189,21 +229,6 @@ def lidar_mask(world, scene, frame, grid: OccupancyGrid, frame_of: Optional[str]
     return lidar_visibility(origin, points[:, :3].astype(np.float64) @ to_grid.T + origin, grid)
 
 
-def _voxel_rays(centers: np.ndarray, origin: np.ndarray, to_camera: np.ndarray,
-                sensor) -> np.ndarray:
-    """Directions ``(R, 3)`` from ``origin`` to the ``centers`` ``(N, 3)`` that project into the
-    image of ``sensor``; ``to_camera`` ``(3, 3)`` rotates grid-frame vectors into the camera."""
-    rel = centers - origin
-    cam = rel @ to_camera.T
-    depth = cam[:, 2]
-    front = depth > 1e-6
-    uv = cam[front] @ sensor.intrinsic.T
-    u, v = uv[:, 0] / uv[:, 2], uv[:, 1] / uv[:, 2]
-    width, height = sensor.image_size
-    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    return rel[front][inside]
-
-
 def camera_mask(world, frame, semantics: np.ndarray, grid: OccupancyGrid,
                 frame_of: Optional[str] = None, pixel_step: float = 1.0,
                 voxel_rays: bool = True) -> np.ndarray:
@@ -227,11 +252,9 @@ def camera_mask(world, frame, semantics: np.ndarray, grid: OccupancyGrid,
     semantics = np.asarray(semantics)
     if semantics.shape != grid.shape:
         raise ValueError(f'semantics must have shape {grid.shape}, got {semantics.shape}')
-    occupied = semantics != grid.free_label
-    centers = None
-    if voxel_rays:
-        index = np.argwhere(occupied)
-        centers = grid.lower + (index + 0.5) * np.array(grid.voxel_size)
+    occupied = np.ascontiguousarray(semantics != grid.free_label)
+    voxels = np.argwhere(occupied) if voxel_rays else np.zeros((0, 3), dtype=np.int64)
+    lower, voxel = grid.lower, np.array(grid.voxel_size)
     rotation, translation = grid_pose(world, frame, frame_of)
     mask = np.zeros(grid.shape, dtype=np.uint8)
     for name in CAMERA_NAMES:
@@ -240,23 +263,28 @@ def camera_mask(world, frame, semantics: np.ndarray, grid: OccupancyGrid,
         to_grid = rotation.T @ cam_rotation
         origin = rotation.T @ (cam_translation - translation)
         rays = pixel_rays(sensor.intrinsic, sensor.image_size, pixel_step) @ to_grid.T
-        if centers is not None:
-            rays = np.concatenate([rays, _voxel_rays(centers, origin, to_grid.T, sensor)])
         camera_visibility(origin, rays, occupied, grid, out=mask)
+        width, height = sensor.image_size
+        _voxel_ray_kernel(origin, voxels, lower, voxel, np.ascontiguousarray(to_grid.T),
+                          np.asarray(sensor.intrinsic, dtype=np.float64), float(width),
+                          float(height), occupied, mask)
     return mask
 
 
 def occupancy_ground_truth(world, scene, frame, grid: OccupancyGrid,
                            frame_of: Optional[str] = None, pixel_step: float = 1.0,
-                           voxel_rays: bool = True) -> Dict[str, np.ndarray]:
+                           voxel_rays: bool = True,
+                           sweep: Optional[Tuple[np.ndarray, np.ndarray]] = None
+                           ) -> Dict[str, np.ndarray]:
     """Semantics and both masks of one keyframe (arguments as in :func:`semantic_occupancy`,
-    :func:`lidar_mask` and :func:`camera_mask`).
+    :func:`lidar_mask` and :func:`camera_mask`; ``sweep`` is the keyframe's
+    ``world.lidar_sweep`` when another writer has cast it already).
 
     Returns:
         dict: ``semantics``, ``mask_lidar``, ``mask_camera``, each ``(X, Y, Z)`` uint8.
     """
     semantics = semantic_occupancy(world, frame, grid, frame_of)
     return dict(semantics=semantics,
-                mask_lidar=lidar_mask(world, scene, frame, grid, frame_of),
+                mask_lidar=lidar_mask(world, scene, frame, grid, frame_of, sweep),
                 mask_camera=camera_mask(world, frame, semantics, grid, frame_of, pixel_step,
                                         voxel_rays))

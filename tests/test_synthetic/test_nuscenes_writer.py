@@ -115,21 +115,26 @@ def test_ground_truth_as_prediction_scores_perfectly(nusc, tmp_path):
     assert summary['nd_score'] >= 0.99
 
 
-def test_generation_is_atomic(tmp_path, monkeypatch):
+@pytest.mark.parametrize('workers', [1, 2])
+def test_generation_is_atomic(tmp_path, monkeypatch, workers):
     out = tmp_path / 'world'
     out.mkdir()
     with pytest.raises(FileExistsError, match='overwrite'):
         generate_synthetic(str(out), WorldConfig(scene_names=VAL_SCENES[:1], num_keyframes=1))
+    write_scene = generate_module.write_scene
 
-    def crash(world, root, **kwargs):
-        os.makedirs(root)
-        open(os.path.join(root, 'half-written.json'), 'w').close()
+    def crash(world, root, formats, scene_index):  # the second scene fails half-way
+        if scene_index == 0:
+            return write_scene(world, root, formats, scene_index)
+        os.makedirs(os.path.join(root, 'nuscenes'), exist_ok=True)
+        open(os.path.join(root, 'nuscenes', 'half-written.json'), 'w').close()
         raise RuntimeError('disk full')
 
-    monkeypatch.setattr(generate_module, 'write_nuscenes', crash)
+    monkeypatch.setattr(generate_module, 'write_scene', crash)  # inherited by forked workers
     target = tmp_path / 'other'
     with pytest.raises(RuntimeError, match='disk full'):
-        generate_synthetic(str(target), WorldConfig(scene_names=VAL_SCENES[:1], num_keyframes=1))
+        generate_synthetic(str(target), WorldConfig(scene_names=VAL_SCENES, num_keyframes=1),
+                           formats=('nuscenes', ), progress=False, workers=workers)
     assert not target.exists()
     assert sorted(os.listdir(tmp_path)) == ['world']
 
