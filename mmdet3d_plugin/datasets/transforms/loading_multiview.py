@@ -53,6 +53,23 @@ def pad_intrinsics(cam2img, where: str) -> np.ndarray:
     return padded
 
 
+def rigid_inverse(matrices: np.ndarray) -> np.ndarray:
+    """Inverse of (..., 4, 4) rigid transforms ``[[R, t], [0, 1]]`` as ``[[R^T, -R^T t], [0, 1]]``
+    (exact and much cheaper than ``np.linalg.inv`` for stacks of small matrices); falls back
+    to ``np.linalg.inv`` when a matrix is not rigid."""
+    matrices = np.asarray(matrices, dtype=np.float64)
+    rotation = matrices[..., :3, :3]
+    eye = np.eye(3)
+    if not (np.abs(rotation @ np.swapaxes(rotation, -1, -2) - eye).max(initial=0) < 1e-6
+            and np.abs(matrices[..., 3, :] - (0, 0, 0, 1)).max(initial=0) < 1e-9):
+        return np.linalg.inv(matrices)
+    inverse = np.zeros_like(matrices)
+    inverse[..., :3, :3] = np.swapaxes(rotation, -1, -2)
+    inverse[..., :3, 3] = -np.einsum('...ji,...j->...i', rotation, matrices[..., :3, 3])
+    inverse[..., 3, 3] = 1.0
+    return inverse
+
+
 def _check_complete(data: bytes, path: str, camera: str) -> None:
     """Raise ValueError when a JPEG/PNG file is cut short (OpenCV would decode it partially)."""
     tail = data.rstrip(b'\0')[-12:]
@@ -184,7 +201,7 @@ class LoadMultiViewImages(BaseTransform):
         results['cam2img'] = cam2img.astype(np.float32)
         results['lidar2cam'] = lidar2cam.astype(np.float32)
         results['lidar2img'] = (cam2img @ lidar2cam).astype(np.float32)
-        results['cam2lidar'] = np.linalg.inv(lidar2cam).astype(np.float32)
+        results['cam2lidar'] = rigid_inverse(lidar2cam).astype(np.float32)
         results['img_aug_matrix'] = np.tile(np.eye(4, dtype=np.float32), (num_views, 1, 1))
 
     def __repr__(self) -> str:
