@@ -18,7 +18,6 @@ Examples:
 import argparse
 import os.path as osp
 import sys
-from types import SimpleNamespace
 
 from mmengine.config import DictAction
 
@@ -58,46 +57,29 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmdet3d_plugin.engine import prepare_test_config
-    from mmdet3d_plugin.robustness import (RobustnessStudy, RunnerEvaluator, fingerprint,
-                                           parse_severities, prepare_study_config,
-                                           select_settings, write_report)
-    from mmdet3d_plugin.robustness.study import find_pipeline_owner
-    try:
-        settings = select_settings(args.corruptions, parse_severities(args.severities or []),
-                                   quick=args.quick)
+    from mmdet3d_plugin.robustness import run_robustness
+    from mmdet3d_plugin.robustness.settings import parse_severities, select_settings
+    try:  # validate the selection before anything is loaded
+        select_settings(args.corruptions, parse_severities(args.severities or []),
+                        quick=args.quick)
     except ValueError as error:
         print(f'robustness.py: error: {error}', file=sys.stderr)
         return 2
-    work_dir = args.work_dir or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0], 'robustness')
-    cfg = prepare_test_config(SimpleNamespace(
-        config=args.config, checkpoint=args.checkpoint, cfg_options=args.cfg_options,
-        work_dir=work_dir, launcher='none', amp=args.amp))
-    cfg = prepare_study_config(cfg, args.max_samples)
-    dataset_cfg = find_pipeline_owner(cfg.test_dataloader.dataset)
-    study = RobustnessStudy(
-        dataset_cfg.pipeline, settings, work_dir, RunnerEvaluator(cfg), seed=args.seed,
-        study_id=fingerprint(args.config, args.checkpoint, args.seed, args.max_samples,
-                             args.cfg_options),
-        eval_boxes=bool(dataset_cfg.get('test_mode', False)
-                        and dataset_cfg.get('load_eval_anns', True)))
-    print(f'robustness: {len(settings)} settings -> {osp.abspath(work_dir)}', flush=True)
-    records = study.run(progress=not args.no_progress)
-    paths = write_report(records, work_dir, suffixes=args.metrics, header_lines=[
-        f'config: `{args.config}`', f'checkpoint: `{args.checkpoint}`',
-        f'corruption seed: {args.seed}' + (f', first {args.max_samples} samples'
-                                           if args.max_samples else '')])
+    records, paths = run_robustness(
+        args.config, args.checkpoint, args.work_dir, corruptions=args.corruptions,
+        severities=args.severities, quick=args.quick, seed=args.seed,
+        max_samples=args.max_samples, cfg_options=args.cfg_options, amp=args.amp,
+        metrics=args.metrics, progress=not args.no_progress)
     with open(paths['md']) as f:
         print('\n' + f.read())
-    failed = [r['setting'] for r in records if r['status'] == 'failed']
-    counts = {status: sum(r['status'] == status for r in records) for status in
-              ('ok', 'n/a', 'failed')}
+    counts = {status: sum(r['status'] == status for r in records)
+              for status in ('ok', 'n/a', 'failed')}
     print(f'robustness: {counts["ok"]} evaluated, {counts["n/a"]} not applicable, '
           f'{counts["failed"]} failed')
     for ext in ('md', 'csv', 'png'):
         print(f'  {ext:<4} {osp.abspath(paths[ext])}')
-    print(f'  per-setting results: {osp.abspath(osp.join(work_dir, "settings"))}')
+    print(f'  per-setting results: {osp.join(osp.dirname(osp.abspath(paths["md"])), "settings")}')
+    failed = [r['setting'] for r in records if r['status'] == 'failed']
     if failed:
         print(f'robustness: failed settings (re-run to retry): {failed}', file=sys.stderr)
         return 1

@@ -4,8 +4,10 @@ setting of MetaBEV's corruption suite and report the metrics relative to clean.
 * ``settings``: the study's settings (``select_settings``, ``quick_settings``);
 * ``pipeline_insert``: a corruption inserted into a test pipeline where it belongs;
 * ``study``: the settings run through mmengine's ``Runner.test``, resumable;
-* ``report``: Markdown + CSV table and a PNG plot.
+* ``report``: Markdown + CSV table and a PNG plot;
+* ``api``: ``run_robustness``, the whole study in one call (the tool and ``make demo``).
 """
+from .api import run_robustness
 from .pipeline_insert import Insertion, insert_corruption
 from .report import metric_columns, write_report
 from .settings import Setting, parse_severities, quick_settings, select_settings
@@ -14,5 +16,5 @@ from .study import RobustnessStudy, RunnerEvaluator, fingerprint, prepare_study_
 __all__ = [
     'Insertion', 'insert_corruption', 'metric_columns', 'write_report', 'Setting',
     'parse_severities', 'quick_settings', 'select_settings', 'RobustnessStudy',
-    'RunnerEvaluator', 'fingerprint', 'prepare_study_config'
+    'RunnerEvaluator', 'fingerprint', 'prepare_study_config', 'run_robustness'
 ]

@@ -116,8 +116,8 @@ def test_write_report_writes_md_csv_and_a_png(tmp_path):
     assert set(paths) == {'md', 'csv', 'png'}
     assert (tmp_path / 'robustness.md').read_text() == format_markdown(
         records, metric_columns(records), header_lines=['seed 0'])
-    assert (tmp_path / 'robustness.csv').read_text() == format_csv(records,
-                                                                    metric_columns(records))
+    assert (tmp_path / 'robustness.csv').read_text() == format_csv(
+        records, metric_columns(records))
     image = matplotlib.image.imread(paths['png'])
     # 3 metric rows x (1 graded corruption + the missing-sensor panel)
     assert image.ndim == 3 and image.shape[0] > 600 and image.shape[1] >= 600
