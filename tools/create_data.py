@@ -51,12 +51,53 @@ def add_nuscenes_parser(subparsers) -> None:
     p.add_argument('--max-sweeps', type=int, default=10, help='LiDAR sweeps per sample (<= 40)')
 
 
+def add_kitti_parser(subparsers) -> None:
+    p = subparsers.add_parser('kitti', help="mmdet3d v2 KITTI infos (mmdet3d's own converter)")
+    p.add_argument('--root-path', default='data/kitti', help='KITTI root (training/, ImageSets/)')
+    p.add_argument('--out-dir', default=None, help='where the .pkl go (default: --root-path)')
+    p.add_argument('--extra-tag', default='kitti', help='info file name prefix')
+    p.add_argument('--no-reduced', action='store_true',
+                   help='skip training/velodyne_reduced (read by mmdet3d\'s KITTI configs)')
+
+
+def add_occupancy_parser(subparsers, name: str, default_tag: str) -> None:
+    p = subparsers.add_parser(name, help=f'nuScenes v2 infos checked against {name} ground '
+                              'truth (occ3d_path / occ_path in every entry)')
+    p.add_argument('--root-path', default='data/nuscenes', help='nuScenes dataroot')
+    p.add_argument('--version', default='v1.0-mini',
+                   choices=['v1.0-mini', 'v1.0-trainval', 'v1.0-test'])
+    p.add_argument('--occ3d-path', default='data/occ3d' if name == 'occ3d' else None,
+                   help='Occ3D-nuScenes root holding gts/')
+    p.add_argument('--occ-path', default='data/nuScenes-Occupancy' if name != 'occ3d' else None,
+                   help='nuScenes-Occupancy root holding scene_<token>/occupancy/')
+    p.add_argument('--out-dir', default=None,
+                   help=f'where the .pkl go (default: the {name} root)')
+    p.add_argument('--extra-tag', default=default_tag, help='info file name prefix')
+    p.add_argument('--max-sweeps', type=int, default=10, help='LiDAR sweeps per sample (<= 40)')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest='command', required=True)
     add_synthetic_parser(subparsers)
     add_nuscenes_parser(subparsers)
+    add_kitti_parser(subparsers)
+    add_occupancy_parser(subparsers, 'occ3d', 'occ3d')
+    add_occupancy_parser(subparsers, 'nuscenes-occupancy', 'nuscenes_occupancy')
     args = parser.parse_args(argv)
+    if args.command == 'kitti':
+        from mmdet3d_plugin.datasets.converters import create_kitti_infos
+        written = create_kitti_infos(args.root_path, args.out_dir, args.extra_tag,
+                                     with_reduced=not args.no_reduced)
+        for split, path in written.items():
+            print(f'{split}: {path}')
+    if args.command in ('occ3d', 'nuscenes-occupancy'):
+        from mmdet3d_plugin.datasets.converters import create_occupancy_infos
+        written = create_occupancy_infos(args.root_path, args.out_dir, args.version,
+                                         args.extra_tag, args.max_sweeps, args.occ3d_path,
+                                         args.occ_path)
+        for split, path in written.items():
+            print(f'{split}: {path}')
     if args.command == 'nuscenes':
         from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
         written = create_nuscenes_infos(args.root_path, args.out_dir or args.root_path,

@@ -137,6 +137,26 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-min
     Returns:
         dict: split name -> path written.
     """
+    metainfo, lists = collect_nuscenes_infos(root_path, version, max_sweeps, progress)
+    return dump_infos(out_dir, info_prefix, metainfo, lists)
+
+
+def dump_infos(out_dir: str, info_prefix: str, metainfo: dict,
+               lists: Dict[str, List[dict]]) -> Dict[str, str]:
+    """Write ``<out_dir>/<info_prefix>_infos_<split>.pkl`` (``metainfo`` + ``data_list``) for
+    each split of ``lists``, each atomically; returns split -> path."""
+    written = {}
+    for split, data_list in lists.items():
+        path = os.path.join(out_dir, f'{info_prefix}_infos_{split}.pkl')
+        _dump(path, {'metainfo': metainfo, 'data_list': data_list})
+        written[split] = path
+    return written
+
+
+def collect_nuscenes_infos(root_path: str, version: str = 'v1.0-mini', max_sweeps: int = 10,
+                           progress: bool = True) -> Tuple[dict, Dict[str, List[dict]]]:
+    """The ``metainfo`` and the ``data_list`` of each split (arguments as in
+    :func:`create_nuscenes_infos`), without writing anything."""
     from nuscenes import NuScenes
     from nuscenes.utils.splits import create_splits_scenes
     if version not in SPLITS:
@@ -163,9 +183,4 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-min
         lists[split].append(_sample_info(nusc, sample, len(lists[split]), max_sweeps, not test))
     metainfo = {'categories': {name: i for i, name in enumerate(CLASSES)}, 'dataset': 'nuscenes',
                 'version': version, 'info_version': '1.1', 'max_sweeps': max_sweeps}
-    written = {}
-    for split, data_list in lists.items():
-        path = os.path.join(out_dir, f'{info_prefix}_infos_{split}.pkl')
-        _dump(path, {'metainfo': metainfo, 'data_list': data_list})
-        written[split] = path
-    return written
+    return metainfo, lists
