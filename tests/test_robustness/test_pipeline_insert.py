@@ -194,3 +194,38 @@ def test_corrupted_lidar_pipeline_runs_on_synthetic_samples(tiny_world):
     assert 0 < len(points) < len(clean) / 2
     assert np.all(np.abs(azimuth - 90.0) <= 60.0 + 1.0)  # ego forward within a degree of +y
     assert math.isclose(np.abs(azimuth - 90).max(), 60.0, abs_tol=2.0)
+
+
+MULTIMODAL_CONFIG = REPO / 'configs/_base_/datasets/synthetic-nus-bev.py'
+
+
+def test_corrupted_multimodal_pipeline_runs_on_synthetic_samples(tiny_world):
+    """The camera + LiDAR + BEV-map base config (NuScenesBEVDataset, LoadSweepsWithRing,
+    LoadMultiViewImages, ImageAug3D): the corruptions reach the packed inputs."""
+    from mmdet3d_plugin.registry import DATASETS
+    dataset_cfg = Config.fromfile(str(MULTIMODAL_CONFIG)).test_dataloader.dataset
+
+    def packed(setting):
+        result = insert_corruption(dataset_cfg.pipeline, setting)
+        cfg = copy.deepcopy(dataset_cfg)
+        cfg.update(data_root=tiny_world, pipeline=result.pipeline)
+        item = DATASETS.build(cfg)[0]
+        return result, item['inputs'], item['data_samples']
+
+    _, clean, _ = packed(Setting())
+    result, inputs, sample = packed(Setting('view_drop', 6))
+    assert names(result.pipeline).index('ViewDrop') == names(result.pipeline).index(
+        'LoadMultiViewImages') + 1
+    assert inputs['img'].shape == clean['img'].shape and not inputs['img'].any()
+    assert clean['img'].flatten(1).any(dim=1).all()
+    assert sample.metainfo['camera_missing'] is True
+    assert torch.equal(inputs['points'], clean['points'])
+
+    result, inputs, sample = packed(Setting('missing_lidar'))
+    assert inputs['points'].shape == (0, clean['points'].shape[1])
+    assert sample.metainfo['lidar_missing'] is True and torch.equal(inputs['img'], clean['img'])
+
+    # every sweep loses its beams too: far fewer points than one keyframe's share
+    result, inputs, _ = packed(Setting('beam_reduction', 8))
+    assert 'every sweep' in result.note
+    assert len(inputs['points']) < len(clean['points']) / 3
