@@ -48,3 +48,16 @@ def test_empty_points_pass():
     empty = dict(points=LiDARPoints(torch.zeros(0, 5), points_dim=5))
     assert FastPointsRangeFilter(RANGE)(copy.deepcopy(empty))['points'].tensor.shape == (0, 5)
     assert FastPointShuffle()(empty)['points'].tensor.shape == (0, 5)
+
+
+def test_affine_xyz_matches_float64_matmul_in_place():
+    from mmdet3d_plugin.datasets.transforms.point_ops import affine_xyz_
+    array = np.random.default_rng(1).uniform(-80, 80, (20000, 5)).astype(np.float32)
+    matrix = np.eye(4)
+    matrix[:3, :3] = [[0.9, -0.4, 0.1], [0.4, 0.9, 0.0], [0.0, 0.2, 1.1]]
+    matrix[:3, 3] = (1.5, -2.0, 0.3)
+    expected = array[:, :3].astype(np.float64) @ matrix[:3, :3].T + matrix[:3, 3]
+    moved = array.copy()
+    assert affine_xyz_(moved, matrix) is moved
+    np.testing.assert_allclose(moved[:, :3], expected, atol=1e-4)
+    np.testing.assert_array_equal(moved[:, 3:], array[:, 3:])
