@@ -1,4 +1,4 @@
-"""Random multi-modal batches with the real nuScenes camera rig, for BEV model tests."""
+"""Random multi-modal batches with the real nuScenes camera rig, for BEV model tests and benchmarks."""
 from typing import Sequence
 
 import numpy as np

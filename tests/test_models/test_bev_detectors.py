@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 
 from mmdet3d_plugin.registry import MODELS
-from bev_batch import make_batch
+from mmdet3d_plugin.testing import make_batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODEL_CONFIGS = {

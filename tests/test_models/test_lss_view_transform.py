@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmdet3d_plugin.models.view_transforms import LSSViewTransform, frustum_to_lidar, make_frustum
-from bev_batch import resize_matrix, rig_matrices
+from mmdet3d_plugin.testing import resize_matrix, rig_matrices
 
 
 def _rotation_z(angle):

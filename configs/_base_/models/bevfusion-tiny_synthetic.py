@@ -1,10 +1,10 @@
 # A small BEVFusion-topology model for the synthetic nuScenes world on CPU: camera branch
-# (ResNet-18 at 1/4 width + FPN + LSS, 1.6 m BEV), LiDAR branch (hard voxels 0.4 m + a three-stage
+# (ResNet-18 at 1/4 width + FPN + LSS, 1.6 m BEV), LiDAR branch (hard voxels 0.8 m + a two-stage
 # sparse encoder, 1.6 m BEV), conv fuser, SECOND/SECONDFPN, CenterHead and the map head.
 # MetaBEV configs replace `fuser` (and set `modality_drop`).
 pc_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
-voxel_size = [0.4, 0.4, 0.5]
-grid_size = [256, 256, 16]
+voxel_size = [0.8, 0.8, 1.0]
+grid_size = [128, 128, 8]
 bev_bound = [-51.2, 51.2, 1.6]  # 64 x 64 BEV cells (the map head resamples to 0.5 m)
 input_size = (128, 352)  # (H, W) network input after ImageAug3D
 camera_bev_channels = 32
@@ -31,8 +31,7 @@ model = dict(
     pts_middle_encoder=dict(
         type='SparseEncoder', in_channels=5, sparse_shape=[grid_size[2] + 1] + grid_size[1::-1],
         base_channels=16, output_channels=64, order=('conv', 'norm', 'act'),
-        encoder_channels=((16, 16, 32), (32, 32, 64), (64, 64)),
-        encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0)),
+        encoder_channels=((16, 16, 32), (32, 32)), encoder_paddings=((0, 0, 1), (0, 0)),
         block_type='basicblock'),
     fuser=dict(type='ConvFuser', in_channels=[camera_bev_channels, lidar_bev_channels],
                out_channels=fused_channels),
@@ -55,21 +54,21 @@ model = dict(
         share_conv_channel=32,
         bbox_coder=dict(type='CenterPointBBoxCoder', pc_range=pc_range[:2],
                         post_center_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0],
-                        max_num=500, score_threshold=0.1, out_size_factor=4,
+                        max_num=500, score_threshold=0.1, out_size_factor=2,
                         voxel_size=voxel_size[:2], code_size=9),
         separate_head=dict(type='SeparateHead', init_bias=-2.19, final_kernel=3, head_conv=32),
         loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
         loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
         norm_bbox=True),
     seg_head=dict(type='BEVMapSegHead', in_channels=128, input_xbound=bev_bound,
-                  input_ybound=bev_bound, hidden_channels=32, loss='focal'),
+                  input_ybound=bev_bound, hidden_channels=16, loss='focal'),
     train_cfg=dict(pts=dict(
-        grid_size=grid_size, voxel_size=voxel_size, out_size_factor=4, dense_reg=1,
+        grid_size=grid_size, voxel_size=voxel_size, out_size_factor=2, dense_reg=1,
         gaussian_overlap=0.1, max_objs=500, min_radius=2,
         code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2],
         point_cloud_range=pc_range)),
     test_cfg=dict(pts=dict(
         post_center_limit_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0], max_per_img=500,
         max_pool_nms=False, min_radius=[4, 0.85], score_threshold=0.1,
-        out_size_factor=4, voxel_size=voxel_size[:2], nms_type='rotate', pre_max_size=1000,
+        out_size_factor=2, voxel_size=voxel_size[:2], nms_type='rotate', pre_max_size=1000,
         post_max_size=83, nms_thr=0.2, pc_range=pc_range[:2])))
