@@ -79,6 +79,14 @@ def test_train_dataset_items(cfg):
     # random augmentation: another draw gives other matrices
     assert not np.allclose(sample.metainfo['img_aug_matrix'],
                            second['data_samples'].metainfo['img_aug_matrix'])
+    # a used dataset still pickles (spawned DataLoader workers): maps reload lazily
+    import pickle
+    again = pickle.loads(pickle.dumps(dataset))[0]
+    assert again['data_samples'].gt_masks_bev.shape == masks_shape(cfg)
+
+
+def masks_shape(cfg):
+    return (len(cfg.map_classes), 200, 200)
 
 
 def test_val_dataset_items_are_deterministic(cfg):
