@@ -9,3 +9,5 @@ _base_ = [
     '../_base_/schedules/cyclic-20e.py', '../_base_/default_runtime.py'
 ]
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+# switched-modality training leaves a branch without gradient in some iterations
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

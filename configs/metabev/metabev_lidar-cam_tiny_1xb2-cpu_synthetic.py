@@ -12,3 +12,5 @@ model = dict(
                embed_dims={{_base_.fused_channels}}, bev_shape=(64, 64), num_layers=2,
                num_heads=4, num_points=4, ffn_channels=128, moe_layers=(1, ),
                moe=dict(num_experts=4, top_k=2), tasks=('det', 'seg')))
+# switched-modality training leaves a branch without gradient in some iterations
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

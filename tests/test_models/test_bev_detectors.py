@@ -59,6 +59,8 @@ def test_predict_with_any_sensor_set(model, sensors):
 def test_empty_point_cloud_and_frame_without_boxes(model):
     losses = _run(model, True, point_counts=[0, 3000], num_boxes=(0, 2))
     assert all(torch.isfinite(v) for v in losses.values())
+    losses = _run(model, True, point_counts=[0, 0], num_boxes=(1, 0))
+    assert all(torch.isfinite(v) for v in losses.values())
     results = _run(model, False, point_counts=[0, 0])
     assert results[0].masks_bev.shape == (6, 200, 200)
 

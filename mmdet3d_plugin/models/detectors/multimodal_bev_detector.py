@@ -131,6 +131,27 @@ class MultiModalBEVDetector(Base3DDetector):
         raise AttributeError(f'{type(self.pts_voxel_encoder).__name__} exposes neither '
                              'num_features nor in_channels: cannot build an empty LiDAR input')
 
+    def _empty_lidar_bev(self, batch: int, device: torch.device) -> Tensor:
+        """Zeros shaped like the LiDAR BEV map, for a batch without any point to encode.
+
+        The encoders run once on a single zero voxel in eval mode without gradients (batch
+        norm cannot train on one voxel) only to learn the map's shape.
+        """
+        feats = torch.zeros((1, 1, self._point_dims()), device=device)
+        num_points = torch.ones(1, dtype=torch.int32, device=device)
+        coors = torch.zeros((1, 4), dtype=torch.int32, device=device)
+        modes = [m.training for m in (self.pts_voxel_encoder, self.pts_middle_encoder)]
+        self.pts_voxel_encoder.eval()
+        self.pts_middle_encoder.eval()
+        try:
+            with torch.no_grad():
+                encoded = self.pts_voxel_encoder(feats, num_points, coors)
+                shape = self.pts_middle_encoder(encoded, coors, 1).shape[1:]
+        finally:
+            self.pts_voxel_encoder.train(modes[0])
+            self.pts_middle_encoder.train(modes[1])
+        return torch.zeros((batch, ) + tuple(shape), device=device)
+
     def lidar_bev(self, voxels: Optional[Dict[str, Tensor]], keep: Tensor) -> Tuple[Tensor, Tensor]:
         """Encode the voxels of the samples in ``keep``.
 
@@ -150,11 +171,10 @@ class MultiModalBEVDetector(Base3DDetector):
             feats = voxels['voxels'][used]
             num_points, coors = voxels['num_points'][used], voxels['coors'][used]
             has_points[coors[:, 0].long()] = True
-        if voxels is None or coors.shape[0] == 0:
-            # nothing to encode: one zero voxel gives the map's shape, then it is masked out
-            feats = keep.new_zeros((1, 1, self._point_dims()), dtype=torch.float32)
-            num_points = keep.new_ones(1, dtype=torch.int32)
-            coors = keep.new_zeros((1, 4), dtype=torch.int32)
+        # batch norm cannot train on a single voxel: such a batch counts as LiDAR-less
+        if voxels is None or coors.shape[0] < (2 if self.training else 1):
+            has_points[:] = False
+            return self._empty_lidar_bev(batch, keep.device), has_points
         encoded = self.pts_voxel_encoder(feats, num_points, coors)
         bev = self.pts_middle_encoder(encoded, coors, batch)
         return bev * has_points[:, None, None, None].to(bev.dtype), has_points
