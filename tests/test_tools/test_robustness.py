@@ -82,6 +82,8 @@ def test_two_corruptions_report_and_resume(tiny_checkpoint):
     cwd, checkpoint = tiny_checkpoint
     log = run([TOOL, CONFIG, checkpoint, '--work-dir', 'study'] + SELECTION, cwd)
     study = cwd / 'study'
+    # one Runner for all settings: the checkpoint is loaded once, the test loop runs 5 times
+    assert log.count('Loads checkpoint') == 1 and log.count('Epoch(test)') == len(SETTINGS)
     for ext in ('md', 'csv', 'png'):
         assert (study / f'robustness.{ext}').stat().st_size > 0
         assert str(study / f'robustness.{ext}') in log  # the tool says where it wrote
