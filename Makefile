@@ -27,6 +27,7 @@ env: setup
 
 benchmark: setup
 	@$(PY) benchmarks/bev_pool.py
+	@$(PY) benchmarks/pipeline.py
 
 clean:
 	rm -rf build *.egg-info .pytest_cache mmdet3d_plugin/ops/*/_ext*.so
