@@ -78,3 +78,10 @@ def test_flagged_missing_sensor_equals_absent_sensor(model):
         absent = model(**model.data_preprocessor(without_points, training=False),
                        mode='predict')
     torch.testing.assert_close(flagged[0].masks_bev, absent[0].masks_bev)
+
+
+def test_init_weights_reaches_heads_in_plain_module_lists(model):
+    """CenterHead keeps its task heads in a torch ModuleList, which mmengine does not descend."""
+    for task_head in model.bbox_head.task_heads:
+        bias = task_head.heatmap[-1].bias
+        torch.testing.assert_close(bias, torch.full_like(bias, -2.19))

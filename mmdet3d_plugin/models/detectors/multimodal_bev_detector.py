@@ -18,11 +18,14 @@ Batch contract (``Det3DDataPreprocessor`` output + ``Pack3DDetBEVInputs`` metain
 Outputs: ``pred_instances_3d`` (boxes, scores, labels) and ``masks_bev`` ``(6, 200, 200)``
 probabilities, what ``NuScenesMetric`` and ``BEVMapSegMetric`` read.
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmdet3d.models.detectors import Base3DDetector
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet3d_plugin.registry import MODELS
@@ -109,6 +112,25 @@ class MultiModalBEVDetector(Base3DDetector):
         self.img_feature_level = int(img_feature_level)
         self.modality_drop = tuple(float(p) for p in modality_drop)
         draw_modality_drop(torch.ones(1, len(MODALITIES), dtype=torch.bool), self.modality_drop)
+
+    def init_weights(self) -> None:
+        """mmengine's init, then every sub-module mmengine did not reach.
+
+        mmengine descends only through ``BaseModule`` children; modules held in a plain torch
+        ``ModuleList`` (mmdet3d's ``CenterHead.task_heads``) would keep PyTorch's default init,
+        e.g. a heatmap bias of 0 instead of CenterPoint's -2.19 (sigmoid 0.5 instead of 0.1
+        everywhere at the start of training).
+        """
+        super().init_weights()
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)  # each late init would print its parameter table
+        try:
+            for module in self.modules():
+                if isinstance(module, BaseModule) and not module.is_init:
+                    module.init_weights()
+        finally:
+            logger.setLevel(level)
 
     # ------------------------------------------------------------------ modality branches
     def camera_bev(self, imgs: Tensor, data_samples: Sequence) -> Tensor:
