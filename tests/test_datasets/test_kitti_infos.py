@@ -143,3 +143,23 @@ def test_missing_layout_is_named_and_nothing_written(tmp_path):
         create_kitti_infos(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ['training']
 
+
+
+def test_interrupted_conversion_leaves_no_info_file(kitti_root, tmp_path, monkeypatch):
+    from mmdet3d_plugin.datasets.converters.kitti_infos import mmdet3d_converters
+    _, update_infos = mmdet3d_converters()
+    original, calls = update_infos.update_kitti_infos, []
+
+    def crash(pkl_path, out_dir):  # the second split fails after the first was converted
+        calls.append(pkl_path)
+        if len(calls) == 2:
+            with open(os.path.join(out_dir, os.path.basename(pkl_path)), 'wb') as f:
+                f.write(b'half')
+            raise RuntimeError('disk full')
+        original(pkl_path=pkl_path, out_dir=out_dir)
+
+    monkeypatch.setattr(update_infos, 'update_kitti_infos', crash)
+    out = tmp_path / 'infos'
+    with pytest.raises(RuntimeError, match='disk full'):
+        create_kitti_infos(kitti_root, str(out), 'crashed', with_reduced=False)
+    assert os.listdir(out) == []  # no .pkl, no temporary folder
