@@ -40,7 +40,7 @@ model = dict(
         type='SparseEncoder', in_channels=5, sparse_shape=[grid_size[2] + 1] + grid_size[1::-1],
         output_channels=128, order=('conv', 'norm', 'act'),
         encoder_channels=((16, 16, 32), (32, 32, 64), (64, 64, 128), (128, 128)),
-        encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, [1, 1, 0]), (0, 0)),
+        encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, [0, 1, 1]), (0, 0)),  # [z, y, x]
         block_type='basicblock'),
     fuser=dict(type='ConvFuser', in_channels=[camera_bev_channels, lidar_bev_channels],
                out_channels=fused_channels),
