@@ -5,10 +5,11 @@ Axes follow the ego frame (x forward to the right, y left upwards, metres). The 
 are coloured by height above the ego origin (the ground), and each box is its rotated footprint
 with a tick from its centre to the middle of its front edge.
 """
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
+from .figures import class_handles, save_png
 from .nuscenes_access import EgoSample
 from .palettes import (DETECTION_CLASSES, MAP_CLASSES, MAP_COLORS, class_color, detection_name,
                        plain_style)
@@ -20,19 +21,100 @@ HEIGHT_RANGE = (-1.0, 4.0)  # metres, ends of the point colour scale
 
 def map_underlay(masks: Dict[str, np.ndarray], alpha: float = MAP_ALPHA) -> np.ndarray:
     """RGB ``(rows, cols, 3)`` float image: each class blended over white in
-    :data:`~.palettes.MAP_CLASSES` order with opacity ``alpha``."""
+    :data:`~.palettes.MAP_CLASSES` order (then any other names, in :func:`map_color`) with
+    opacity ``alpha``."""
     shape = next(iter(masks.values())).shape
     image = np.ones(shape + (3, ), dtype=np.float64)
-    for name in MAP_CLASSES:
-        mask = masks[name]
-        color = np.array(MAP_COLORS[name]) / 255.0
-        image[mask] = (1 - alpha) * image[mask] + alpha * color
+    names = [n for n in MAP_CLASSES if n in masks] + [n for n in masks if n not in MAP_CLASSES]
+    for name in names:
+        mask = np.asarray(masks[name], dtype=bool)
+        image[mask] = (1 - alpha) * image[mask] + alpha * np.array(map_color(name))
     return image
+
+
+def map_color(name: str) -> Tuple[float, float, float]:
+    """Matplotlib colour of a map layer (grey for layers outside :data:`MAP_COLORS`)."""
+    return tuple(c / 255.0 for c in MAP_COLORS.get(name, (150, 150, 150)))
+
+
+def map_handles(names: Sequence[str], alpha: float = MAP_ALPHA) -> list:
+    """Legend patches of map layers."""
+    from matplotlib.patches import Patch
+    return [Patch(facecolor=map_color(n), alpha=alpha, label=n) for n in names]
 
 
 def box_footprint(box) -> np.ndarray:
     """``(4, 2)`` x-y corners of a devkit ``Box``'s bottom face (front two first)."""
     return box.bottom_corners()[:2].T
+
+
+def to_plot(xy: np.ndarray, x_up: bool = False) -> np.ndarray:
+    """Plot coordinates of ``(..., 2)`` x-y: unchanged, or ``(y, x)`` when x points up (the
+    horizontal axis is then inverted by :func:`setup_bev_axes`, so +y, left, is on the left)."""
+    xy = np.asarray(xy)
+    return xy[..., ::-1] if x_up else xy
+
+
+def setup_bev_axes(ax, bev_range: Sequence[float], x_up: bool = False) -> None:
+    """Limits, equal aspect and labels of a BEV panel over ``(x_min, y_min, x_max, y_max)``."""
+    x_min, y_min, x_max, y_max = bev_range
+    x_label, y_label = 'x (ego forward) [m]', 'y (ego left) [m]'
+    if x_up:
+        ax.set_xlim(y_max, y_min)  # inverted: left of the car on the left
+        ax.set_ylim(x_min, x_max)
+        x_label, y_label = y_label, x_label
+    else:
+        ax.set_xlim(x_min, x_max)
+        ax.set_ylim(y_min, y_max)
+    ax.set_aspect('equal')
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+
+
+def draw_map(ax, masks: Dict[str, np.ndarray], bev_range: Sequence[float],
+             x_up: bool = False, alpha: float = MAP_ALPHA) -> None:
+    """Draw map masks ``{name: (rows, cols)}`` (rows along y, cols along x; with ``x_up`` rows
+    along x and cols along y, the ``gt_masks_bev[c, x_idx, y_idx]`` layout)."""
+    x_min, y_min, x_max, y_max = bev_range
+    extent = (y_min, y_max, x_min, x_max) if x_up else (x_min, x_max, y_min, y_max)
+    ax.imshow(map_underlay(masks, alpha), origin='lower', extent=extent,
+              interpolation='nearest', zorder=0)
+
+
+def draw_points(ax, points: np.ndarray, bev_range: Sequence[float], x_up: bool = False):
+    """Scatter ``(N, >=3)`` points inside ``bev_range`` coloured by height; returns the
+    scatter (for a colour bar)."""
+    x_min, y_min, x_max, y_max = bev_range
+    inside = ((points[:, 0] >= x_min) & (points[:, 0] <= x_max) & (points[:, 1] >= y_min)
+              & (points[:, 1] <= y_max))
+    points = points[inside]
+    order = np.argsort(points[:, 2])  # high points on top
+    uv = to_plot(points[order, :2], x_up)
+    return ax.scatter(uv[:, 0], uv[:, 1], c=points[order, 2], s=0.6, cmap='viridis',
+                      vmin=HEIGHT_RANGE[0], vmax=HEIGHT_RANGE[1], linewidths=0, zorder=1,
+                      rasterized=True)
+
+
+def draw_footprints(ax, footprints: np.ndarray, colors: Sequence, x_up: bool = False,
+                    linestyle: str = '-', linewidth: float = 1.2, zorder: int = 2) -> None:
+    """Draw ``(N, 4, 2)`` box footprints (front two corners first) with a heading tick from
+    the centre to the middle of the front edge."""
+    from matplotlib.patches import Polygon
+    for corners, color in zip(footprints, colors):
+        corners = to_plot(corners, x_up)
+        ax.add_patch(Polygon(corners, closed=True, fill=False, edgecolor=color,
+                             linewidth=linewidth, linestyle=linestyle, zorder=zorder))
+        centre, front = corners.mean(0), corners[:2].mean(0)
+        ax.plot([centre[0], front[0]], [centre[1], front[1]], color=color, linewidth=linewidth,
+                linestyle=linestyle, zorder=zorder)
+
+
+def draw_ego(ax, x_up: bool = False) -> None:
+    """The ego vehicle: a black arrow head at the origin pointing along +x."""
+    from matplotlib.patches import Polygon
+    ax.add_patch(Polygon(to_plot(np.array([[2.5, 0], [-1.5, 1.0], [-1.5, -1.0]]), x_up),
+                         closed=True, facecolor='black', edgecolor='white', linewidth=0.8,
+                         zorder=3))
 
 
 @plain_style()
@@ -51,52 +133,27 @@ def render_bev(sample: EgoSample, masks: Dict[str, np.ndarray], out_path: str,
         tuple: ``(width, height)`` of the PNG in pixels.
     """
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, Polygon
+    from matplotlib.patches import Patch
 
-    x_min, y_min, x_max, y_max = bev_range
     width, height = FIG_SIZE
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     ax = fig.add_axes((60 / width, 50 / height, 920 / width, 920 / height))
-    ax.imshow(map_underlay(masks), origin='lower', extent=(x_min, x_max, y_min, y_max),
-              interpolation='nearest', zorder=0)
-    points = sample.points
-    inside = ((points[:, 0] >= x_min) & (points[:, 0] <= x_max) & (points[:, 1] >= y_min)
-              & (points[:, 1] <= y_max))
-    points = points[inside]
-    order = np.argsort(points[:, 2])  # high points on top
-    scatter = ax.scatter(points[order, 0], points[order, 1], c=points[order, 2], s=0.6,
-                         cmap='viridis', vmin=HEIGHT_RANGE[0], vmax=HEIGHT_RANGE[1],
-                         linewidths=0, zorder=1, rasterized=True)
-    seen = set()
-    for box in sample.boxes:
-        name = detection_name(box.name)
-        seen.add(name)
-        color = class_color(name)
-        corners = box_footprint(box)
-        ax.add_patch(Polygon(corners, closed=True, fill=False, edgecolor=color, linewidth=1.2,
-                             zorder=2))
-        front = corners[:2].mean(0)
-        ax.plot([box.center[0], front[0]], [box.center[1], front[1]], color=color,
-                linewidth=1.2, zorder=2)
-    ax.add_patch(Polygon([[2.5, 0], [-1.5, 1.0], [-1.5, -1.0]], closed=True, facecolor='black',
-                         edgecolor='white', linewidth=0.8, zorder=3))
-    ax.set_xlim(x_min, x_max)
-    ax.set_ylim(y_min, y_max)
-    ax.set_aspect('equal')
-    ax.set_xlabel('x (ego forward) [m]')
-    ax.set_ylabel('y (ego left) [m]')
+    draw_map(ax, masks, bev_range)
+    scatter = draw_points(ax, sample.points, bev_range)
+    names = [detection_name(box.name) for box in sample.boxes]
+    draw_footprints(ax, np.array([box_footprint(b) for b in sample.boxes]).reshape(-1, 4, 2),
+                    [class_color(n) for n in names])
+    draw_ego(ax)
+    setup_bev_axes(ax, bev_range)
     ax.set_title(f'{sample.scene_name}  sample {sample.token}  ({sample.location})', fontsize=9)
-    box_handles = [Line2D([], [], color=class_color(n), linewidth=2, label=n or 'other')
-                   for n in list(DETECTION_CLASSES) + [None] if n in seen]
-    map_handles = [Patch(facecolor=np.array(MAP_COLORS[n]) / 255.0, alpha=MAP_ALPHA, label=n)
-                   for n in MAP_CLASSES]
-    ego_handle = Patch(facecolor='black', label='ego')
-    fig.legend(handles=box_handles + [ego_handle], title='boxes', loc='upper left',
-               bbox_to_anchor=(1010 / width, 0.97), fontsize=8, title_fontsize=9)
-    fig.legend(handles=map_handles, title='map', loc='upper left',
+    seen = set(names)
+    box_handles = class_handles([n for n in list(DETECTION_CLASSES) + [None] if n in seen])
+    fig.legend(handles=box_handles + [Patch(facecolor='black', label='ego')], title='boxes',
+               loc='upper left', bbox_to_anchor=(1010 / width, 0.97), fontsize=8,
+               title_fontsize=9)
+    fig.legend(handles=map_handles(MAP_CLASSES), title='map', loc='upper left',
                bbox_to_anchor=(1010 / width, 0.50), fontsize=8, title_fontsize=9)
     colorbar_ax = fig.add_axes((1020 / width, 0.08, 0.015, 0.2))
     fig.colorbar(scatter, cax=colorbar_ax, label='point height z [m]')
-    fig.savefig(out_path, dpi=dpi)
+    save_png(fig, out_path, dpi)
     return width, height

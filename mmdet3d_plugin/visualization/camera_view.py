@@ -9,6 +9,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from .figures import class_handles, save_png
 from .palettes import DETECTION_CLASSES, class_color, detection_name, plain_style
 
 #: nuScenes' camera layout: front row left to right, then back row.
@@ -45,12 +46,14 @@ def clip_segments(starts: np.ndarray, ends: np.ndarray,
     return starts, ends
 
 
-def box_segments(box, intrinsic: np.ndarray, image_size: Tuple[int, int]) -> np.ndarray:
-    """Pixel segments ``(M, 2, 2)`` of a camera-frame devkit ``Box`` that can be seen.
+def corner_segments(corners: np.ndarray, intrinsic: np.ndarray,
+                    image_size: Tuple[int, int]) -> np.ndarray:
+    """Pixel segments ``(M, 2, 2)`` of a box's camera-frame corners that can be seen.
 
     Args:
-        box (nuscenes.utils.data_classes.Box): Box in the camera frame.
-        intrinsic (np.ndarray): ``(3, 3)`` camera intrinsic.
+        corners (np.ndarray): ``(8, 3)`` corners in the camera frame (z forward), in the
+            devkit's ``Box.corners()`` order (0-3 front face, 2, 3, 7, 6 bottom).
+        intrinsic (np.ndarray): ``(3, 3)`` or ``(4, 4)`` camera intrinsic.
         image_size (tuple): ``(width, height)`` in pixels.
 
     Returns:
@@ -59,7 +62,7 @@ def box_segments(box, intrinsic: np.ndarray, image_size: Tuple[int, int]) -> np.
         touches the image.
     """
     from nuscenes.utils.geometry_utils import view_points
-    corners = box.corners().T  # (8, 3)
+    corners = np.asarray(corners, dtype=np.float64)
     bottom = corners[[2, 3, 7, 6]].mean(0)
     front = corners[[2, 3]].mean(0)
     index = np.array(BOX_EDGES)
@@ -68,12 +71,18 @@ def box_segments(box, intrinsic: np.ndarray, image_size: Tuple[int, int]) -> np.
     starts, ends = clip_segments(starts, ends)
     if not len(starts):
         return np.zeros((0, 2, 2))
-    uv = view_points(np.concatenate([starts, ends]).T, intrinsic, normalize=True)[:2].T
+    uv = view_points(np.concatenate([starts, ends]).T, np.asarray(intrinsic, np.float64),
+                     normalize=True)[:2].T
     segments = np.stack([uv[:len(starts)], uv[len(starts):]], 1)
     width, height = image_size
     low, high = segments.min(1), segments.max(1)
     touches = (high[:, 0] >= 0) & (low[:, 0] <= width) & (high[:, 1] >= 0) & (low[:, 1] <= height)
     return segments if touches.any() else np.zeros((0, 2, 2))
+
+
+def box_segments(box, intrinsic: np.ndarray, image_size: Tuple[int, int]) -> np.ndarray:
+    """:func:`corner_segments` of a camera-frame devkit ``Box``."""
+    return corner_segments(box.corners().T, intrinsic, image_size)
 
 
 def camera_boxes(nusc, sample_token: str) -> Dict[str, dict]:
@@ -122,46 +131,79 @@ def render_cameras(nusc, sample_token: str, out_path: str, max_panel_width: int 
         tuple: ``(width, height)`` of the PNG in pixels: ``3 * panel_w`` by
         ``2 * panel_h + LEGEND_HEIGHT``.
     """
+    views = camera_boxes(nusc, sample_token)
+    seen = set()
+    for view in views.values():
+        view['strokes'] = [dict(segments=segments, color=class_color(name))
+                           for segments, name in zip(view['segments'], view['classes'])]
+        seen.update(view['classes'])
+    names = [n for n in DETECTION_CLASSES if n in seen] + ([None] if None in seen else [])
+    return render_camera_mosaic(views, out_path, class_handles(names), max_panel_width, dpi)
+
+
+def mosaic_layout(names: Sequence[str]) -> Tuple[Tuple[str, ...], ...]:
+    """Rows of camera names: nuScenes' 2x3 layout for its six cameras, else rows of three."""
+    if set(names) == {c for row in CAMERA_LAYOUT for c in row}:
+        return CAMERA_LAYOUT
+    names = list(names)
+    return tuple(tuple(names[i:i + 3]) for i in range(0, len(names), 3))
+
+
+def render_camera_mosaic(views: Dict[str, dict], out_path: str, legend_handles: Sequence = (),
+                         max_panel_width: int = 800, dpi: int = 100) -> Tuple[int, int]:
+    """Write camera images with line overlays in rows of three to ``out_path`` (PNG, atomic).
+
+    Args:
+        views (dict): ``{camera: {'path': image file ('' = no image, a black panel),
+            'size': (w, h), 'strokes': [dict(segments=(M, 2, 2) pixels, color, linestyle='-',
+            linewidth=1.2)]}}``; all views share one size.
+        out_path (str): PNG to write.
+        legend_handles (sequence): Matplotlib handles for the legend row under the images.
+        max_panel_width (int): Panels keep the image's size unless wider than this.
+        dpi (int): Figure dots per inch (the output size in pixels does not depend on it).
+
+    Returns:
+        tuple: ``(width, height)`` of the PNG: ``3 * panel_w`` (fewer columns for fewer
+        cameras) by ``rows * panel_h + LEGEND_HEIGHT``.
+    """
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.patheffects import withStroke
     from PIL import Image
 
-    views = camera_boxes(nusc, sample_token)
-    width, height = views[CAMERA_LAYOUT[0][1]]['size']
+    layout = mosaic_layout(list(views))
+    width, height = next(iter(views.values()))['size']
     scale = min(1.0, max_panel_width / width)
     panel_w, panel_h = int(round(width * scale)), int(round(height * scale))
-    fig_w, fig_h = 3 * panel_w, 2 * panel_h + LEGEND_HEIGHT
+    columns = max(len(row) for row in layout)
+    fig_w, fig_h = columns * panel_w, len(layout) * panel_h + LEGEND_HEIGHT
     fig = Figure(figsize=(fig_w / dpi, fig_h / dpi), dpi=dpi)
     halo = withStroke(linewidth=2.4, foreground='white', alpha=0.45)  # readable on any colour
-    seen = set()
-    for row, channels in enumerate(CAMERA_LAYOUT):
+    for row, channels in enumerate(layout):
         for col, channel in enumerate(channels):
             view = views[channel]
-            bottom = (LEGEND_HEIGHT + (1 - row) * panel_h) / fig_h
-            ax = fig.add_axes((col / 3, bottom, 1 / 3, panel_h / fig_h))
-            with Image.open(view['path']) as picture:
-                ax.imshow(picture.convert('RGB'), interpolation='bilinear',
-                          extent=(0, view['size'][0], view['size'][1], 0))
-            for segments, name in zip(view['segments'], view['classes']):
-                ax.add_collection(LineCollection(segments, colors=[class_color(name)],
-                                                 linewidths=1.2, path_effects=[halo]))
-                seen.add(name)
+            bottom = (LEGEND_HEIGHT + (len(layout) - 1 - row) * panel_h) / fig_h
+            ax = fig.add_axes((col / columns, bottom, 1 / columns, panel_h / fig_h))
+            if view['path']:
+                with Image.open(view['path']) as picture:
+                    ax.imshow(picture.convert('RGB'), interpolation='bilinear',
+                              extent=(0, view['size'][0], view['size'][1], 0))
+            else:
+                ax.imshow(np.zeros((2, 2, 3)), extent=(0, view['size'][0], view['size'][1], 0))
+            for stroke in view['strokes']:
+                ax.add_collection(LineCollection(
+                    stroke['segments'], colors=[stroke['color']],
+                    linestyles=stroke.get('linestyle', '-'),
+                    linewidths=stroke.get('linewidth', 1.2), path_effects=[halo]))
             ax.set_xlim(0, view['size'][0])
             ax.set_ylim(view['size'][1], 0)
             ax.set_axis_off()
-            ax.text(4, 4, channel, color='white', fontsize=8, va='top', ha='left',
+            label = channel if view['path'] else f'{channel} (no image)'
+            ax.text(4, 4, label, color='white', fontsize=8, va='top', ha='left',
                     bbox=dict(facecolor='black', alpha=0.6, pad=1.5, linewidth=0))
-    _legend(fig, [n for n in DETECTION_CLASSES if n in seen] + ([None] if None in seen else []))
-    fig.savefig(out_path, dpi=dpi)
+    if legend_handles:
+        fig.legend(handles=list(legend_handles), loc='lower center', ncol=len(legend_handles),
+                   fontsize=7, frameon=False, borderaxespad=0.2, handlelength=1.5,
+                   columnspacing=1.0)
+    save_png(fig, out_path, dpi)
     return fig_w, fig_h
-
-
-def _legend(fig, names: Sequence) -> None:
-    """One-row legend of the box classes shown, along the bottom edge of ``fig``."""
-    from matplotlib.lines import Line2D
-    handles = [Line2D([], [], color=class_color(n), linewidth=2, label=n or 'other')
-               for n in names]
-    if handles:
-        fig.legend(handles=handles, loc='lower center', ncol=len(handles), fontsize=7,
-                   frameon=False, borderaxespad=0.2, handlelength=1.5, columnspacing=1.0)
