@@ -11,9 +11,9 @@ so it works unchanged on the real dataset. The logic lives in
 """
 import argparse
 import sys
-import time
 
 from mmdet3d_plugin.visualization import BrowseOptions, browse_sample
+from mmdet3d_plugin.visualization.cli import run_render
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,18 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     options = BrowseOptions(bev_range=tuple(args.bev_range), map_resolution=args.map_resolution)
-    start = time.time()
-    try:
-        written = browse_sample(args.dataroot, args.version, args.out_dir, args.sample_index,
-                                args.sample_token, args.occ3d_root, options)
-    except (FileNotFoundError, IndexError, KeyError, ValueError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f'browse_dataset.py: error: {type(error).__name__}: {message}', file=sys.stderr)
-        return 2
-    for name, path in written.items():
-        print(f'{name}: {path}')
-    print(f'wrote {len(written)} PNGs in {time.time() - start:.1f} s')
-    return 0
+    return run_render('browse_dataset.py', lambda: browse_sample(
+        args.dataroot, args.version, args.out_dir, args.sample_index, args.sample_token,
+        args.occ3d_root, options))
 
 
 if __name__ == '__main__':

@@ -81,9 +81,10 @@ def draw_map(ax, masks: Dict[str, np.ndarray], bev_range: Sequence[float],
               interpolation='nearest', zorder=0)
 
 
-def draw_points(ax, points: np.ndarray, bev_range: Sequence[float], x_up: bool = False):
-    """Scatter ``(N, >=3)`` points inside ``bev_range`` coloured by height; returns the
-    scatter (for a colour bar)."""
+def draw_points(ax, points: np.ndarray, bev_range: Sequence[float], x_up: bool = False,
+                height_range: Sequence[float] = HEIGHT_RANGE):
+    """Scatter ``(N, >=3)`` points inside ``bev_range`` coloured by height (``height_range``
+    are the ends of the colour scale); returns the scatter (for a colour bar)."""
     x_min, y_min, x_max, y_max = bev_range
     inside = ((points[:, 0] >= x_min) & (points[:, 0] <= x_max) & (points[:, 1] >= y_min)
               & (points[:, 1] <= y_max))
@@ -91,7 +92,7 @@ def draw_points(ax, points: np.ndarray, bev_range: Sequence[float], x_up: bool =
     order = np.argsort(points[:, 2])  # high points on top
     uv = to_plot(points[order, :2], x_up)
     return ax.scatter(uv[:, 0], uv[:, 1], c=points[order, 2], s=0.6, cmap='viridis',
-                      vmin=HEIGHT_RANGE[0], vmax=HEIGHT_RANGE[1], linewidths=0, zorder=1,
+                      vmin=height_range[0], vmax=height_range[1], linewidths=0, zorder=1,
                       rasterized=True)
 
 
