@@ -146,6 +146,19 @@ def _names(labels: np.ndarray, class_names: Sequence[str]) -> List[Optional[str]
     return [class_names[k] if 0 <= k < len(class_names) else None for k in labels.tolist()]
 
 
+def _mask_names(masks, names: Optional[Sequence[str]]) -> Optional[tuple]:
+    """Channel names of ``(C, X, Y)`` masks: ``names``, else BEVFusion's six map classes
+    when ``C == 6``, else ``map_0 ... map_{C-1}`` (None without masks)."""
+    from ..evaluation.metrics.bev_map import BEV_MAP_CLASSES
+    if masks is None:
+        return None
+    if names is not None:
+        return tuple(names)
+    count = len(masks)
+    return tuple(BEV_MAP_CLASSES) if count == len(BEV_MAP_CLASSES) else tuple(
+        f'map_{k}' for k in range(count))
+
+
 def _map_layout(dataset):
     """``(classes, bev_range)`` of the pipeline's ``LoadBEVMapGT`` (None, None without one)."""
     for transform in getattr(dataset.pipeline, 'transforms', []):
@@ -226,8 +239,9 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
     map_classes, bev_range = _map_layout(dataset)
     gt_masks = result.get('gt_masks_bev')
     pred_masks = result.get('masks_bev')
-    pred_map_classes = tuple(getattr(getattr(model, 'seg_head', None), 'classes', map_classes)
-                             or ())
+    map_classes = _mask_names(gt_masks, map_classes)
+    pred_map_classes = _mask_names(
+        pred_masks, getattr(getattr(model, 'seg_head', None), 'classes', None) or map_classes)
     title = (f"{osp.basename(str(cfg.filename or 'config'))}  {split}[{sample_index}]  "
              f"{result.metainfo.get('token', '')}")
     written['pred_bev'] = os.path.join(out_dir, 'pred_bev.png')

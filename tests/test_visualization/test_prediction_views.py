@@ -145,6 +145,18 @@ def test_model_boxes_project_like_the_devkit(world, val_sample):
     assert compared > 10
 
 
+def test_mmdet3d_corners_follow_the_devkit_order():
+    from mmdet3d.structures import LiDARInstance3DBoxes
+    from nuscenes.utils.data_classes import Box
+    from pyquaternion import Quaternion
+    x, y, z, length, width, height, yaw = 3.0, -2.0, -1.5, 4.5, 1.9, 1.6, 0.7
+    boxes = LiDARInstance3DBoxes(torch.tensor([[x, y, z, length, width, height, yaw]]))
+    devkit = Box([x, y, z + height / 2], [width, length, height],
+                 Quaternion(axis=[0, 0, 1], angle=yaw))
+    np.testing.assert_allclose(lidar_box_corners(boxes)[0], devkit.corners().T, atol=1e-5)
+    assert lidar_box_corners(None).shape == (0, 8, 3)
+
+
 def test_box_behind_the_camera_is_not_drawn(val_sample):
     from mmdet3d.structures import LiDARInstance3DBoxes
     dataset, sample = val_sample
