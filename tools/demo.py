@@ -1,59 +1,128 @@
 #!/usr/bin/env python
-"""`make demo`: check the environment, then build the synthetic dataset and show it.
+"""`make demo`: Drive3D's main job on the embedded synthetic world, end to end.
 
-Steps (each skipped when its output already exists): environment check (exit 1 if a
-component is broken) -> synthetic world in the nuScenes + Occ3D layouts -> mmdet3d v2 infos ->
-pictures of one sample. Prints where everything was written.
+Steps (each skipped when its output already exists, so a second run is quick):
+
+1. environment check (exit 1 with a fix if a component is broken);
+2. the synthetic world in the nuScenes + Occ3D layouts;
+3. mmdet3d v2 info files;
+4. pictures of one sample (cameras with GT boxes, BEV with map masks, occupancy);
+5. train MetaBEV (camera + LiDAR -> 3D detection + BEV map segmentation) on CPU;
+6. evaluate it with the nuScenes devkit and the map IoU, clean and under a short sensor-failure
+   study (Missing LiDAR, Missing Camera, one severity of every corruption);
+7. pictures of its predictions (cameras with predicted boxes, BEV with predicted boxes and maps).
+
+Prints a short summary and where everything was written.
 """
 import argparse
 import os
+import os.path as osp
+import subprocess
 import sys
 import time
 
 from mmdet3d_plugin.utils.collect_env import main as collect_env_main
 
+TOOLS = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(TOOLS)
+DEMO_CONFIG = osp.join(REPO, 'configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py')
+STEPS = 7
 
-def step(title: str) -> float:
-    print(f'\n=== {title}', flush=True)
+
+def step(index: int, title: str) -> float:
+    print(f'\n=== {index}/{STEPS} {title}', flush=True)
     return time.time()
+
+
+def train(config: str, work_dir: str) -> str:
+    """Train (unless a finished run is in ``work_dir``) and return the final checkpoint."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            checkpoint = f.read().strip()
+        if osp.isfile(checkpoint):
+            print(f'trained model found, kept: {checkpoint} (delete {work_dir} to retrain)')
+            return checkpoint
+    command = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir]
+    subprocess.run(command, check=True)
+    with open(marker) as f:
+        return f.read().strip()
+
+
+def short_summary(records: list) -> list:
+    """``setting: NDS / mAP / map mIoU`` lines of the robustness records."""
+    from mmdet3d_plugin.robustness.comparison import pick_metric
+    lines = []
+    for record in records:
+        if record['status'] != 'ok':
+            lines.append(f"  {record['setting']:<26} {record['status']}")
+            continue
+        values = [pick_metric(record['metrics'], kind) for kind in ('NDS', 'mAP', 'map mIoU')]
+        text = ' / '.join('n/a' if v is None else f'{v:.3f}' for v in values)
+        lines.append(f"  {record['setting']:<26} {text}")
+    return lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data', default='data/synthetic', help='synthetic dataset folder')
-    parser.add_argument('--work-dir', default='work_dirs/demo', help='pictures go here')
+    parser.add_argument('--work-dir', default='work_dirs/demo', help='outputs go here')
+    parser.add_argument('--config', default=DEMO_CONFIG, help='the model the demo trains')
     args = parser.parse_args(argv)
 
-    start = step('1/4 environment')
+    start = step(1, 'environment')
     if collect_env_main([]) != 0:
         print('demo: a component is broken (see FAIL above); fix it and run `make demo` again')
         return 1
 
     from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
+    from mmdet3d_plugin.robustness import run_robustness
     from mmdet3d_plugin.synthetic.generate import generate_synthetic
     from mmdet3d_plugin.visualization.dataset_views import browse_sample
+    from mmdet3d_plugin.visualization.prediction_views import render_predictions
 
-    nus_root = os.path.join(args.data, 'nuscenes')
-    t = step(f'2/4 synthetic world -> {args.data}')
-    if os.path.isdir(nus_root) and os.path.isdir(os.path.join(args.data, 'occ3d')):
+    # the synthetic configs read data/synthetic/nuscenes relative to the working directory
+    data_dir = 'data/synthetic'
+    nus_root = osp.join(data_dir, 'nuscenes')
+    t = step(2, f'synthetic world -> {data_dir}')
+    if osp.isdir(nus_root) and osp.isdir(osp.join(data_dir, 'occ3d')):
         print('exists, kept (delete it to regenerate)')
     else:
-        generate_synthetic(args.data, formats=('nuscenes', 'occ3d'),
-                           overwrite=os.path.exists(args.data))
+        generate_synthetic(data_dir, formats=('nuscenes', 'occ3d'),
+                           overwrite=osp.exists(data_dir))
         print(f'generated in {time.time() - t:.1f} s')
 
-    t = step('3/4 mmdet3d infos (v1.0-mini, 40 sweeps)')
+    t = step(3, 'mmdet3d infos (v1.0-mini, 40 sweeps)')
     infos = create_nuscenes_infos(nus_root, nus_root, 'v1.0-mini', max_sweeps=40)
     print(f'{", ".join(infos.values())} in {time.time() - t:.1f} s')
 
-    step(f'4/4 pictures -> {args.work_dir}')
-    written = browse_sample(nus_root, 'v1.0-mini', args.work_dir, sample_index=0,
-                            occ3d_root=os.path.join(args.data, 'occ3d'))
-    print('\nDrive3D demo finished in {:.1f} s'.format(time.time() - start))
-    print(f'  dataset (nuScenes layout): {os.path.abspath(nus_root)}')
-    print(f'  Occ3D ground truth:       {os.path.abspath(os.path.join(args.data, "occ3d"))}')
-    for name, path in written.items():
-        print(f'  {name:<25} {path}')
+    pictures_dir = osp.join(args.work_dir, 'dataset')
+    step(4, f'pictures of the data -> {pictures_dir}')
+    written = browse_sample(nus_root, 'v1.0-mini', pictures_dir, sample_index=0,
+                            occ3d_root=osp.join(data_dir, 'occ3d'))
+
+    model_dir = osp.join(args.work_dir, 'metabev')
+    t = step(5, f'train {osp.basename(args.config)} -> {model_dir}')
+    checkpoint = train(args.config, model_dir)
+    print(f'training step done in {time.time() - t:.1f} s')
+
+    study_dir = osp.join(args.work_dir, 'robustness')
+    t = step(6, f'evaluate: clean and a short sensor-failure study -> {study_dir}')
+    records, report = run_robustness(args.config, checkpoint, work_dir=study_dir, quick=True)
+    print(f'evaluated in {time.time() - t:.1f} s')
+
+    prediction_dir = osp.join(args.work_dir, 'predictions')
+    step(7, f'pictures of the predictions -> {prediction_dir}')
+    predicted = render_predictions(args.config, checkpoint, prediction_dir, sample_index=0)
+
+    print(f'\nDrive3D demo finished in {time.time() - start:.1f} s')
+    print('MetaBEV on the synthetic val split (NDS / mAP / map mIoU %):')
+    print('\n'.join(short_summary(records)))
+    print(f'  dataset (nuScenes layout): {osp.abspath(nus_root)}')
+    print(f'  checkpoint:                {osp.abspath(checkpoint)}')
+    for name, path in list(written.items()) + list(predicted.items()):
+        print(f'  {name:<26} {osp.abspath(path)}')
+    for ext, path in report.items():
+        print(f'  robustness table ({ext}):    {osp.abspath(path)}')
     return 0
 
 

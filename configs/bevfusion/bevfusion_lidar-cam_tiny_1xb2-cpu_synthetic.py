@@ -9,8 +9,8 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 
-max_epochs = 6
-lr = 2e-3
+max_epochs = 12
+lr = 3e-3
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='AdamW', lr=lr, weight_decay=0.01),
     clip_grad=dict(max_norm=35, norm_type=2))
