@@ -46,17 +46,17 @@ train_pipeline = load_points + load_images + [
 ] + load_map + [
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=train_resize_lim,
          bot_pct_lim=bot_pct_lim, rot_lim=rot_lim, rand_flip=True, is_train=True),
-    dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
-    dict(type='PointShuffle'),
+    dict(type='FastPointShuffle'),
     dict(type='Pack3DDetBEVInputs',
          keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev'])
 ]
 test_pipeline = load_points + load_images + load_map + [
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=test_resize_lim,
          bot_pct_lim=(0.0, 0.0), is_train=False),
-    dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='Pack3DDetBEVInputs', keys=['points', 'img', 'gt_masks_bev'])
 ]
 train_dataloader = dict(
