@@ -1,5 +1,6 @@
 # Drive3D -- two commands on a fresh machine:
-#   make demo   set everything up, check it, build the synthetic dataset and show one sample
+#   make demo   set everything up, check it, build the synthetic world, train and evaluate MetaBEV
+#               on it (clean + sensor failures) and write pictures
 #   make test   set everything up and run the test suite (what CI runs)
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
@@ -10,7 +11,8 @@ PYTEST_ARGS ?=
 setup:
 	@bash tools/setup_env.sh
 
-# Environment check, then the synthetic world (nuScenes + Occ3D layouts), infos and pictures.
+# Environment check -> synthetic world -> infos -> MetaBEV trained, evaluated (devkit + map IoU,
+# short robustness study) -> pictures of data and predictions (tools/demo.py).
 demo: setup
 	@$(PY) tools/demo.py
 
@@ -28,6 +30,7 @@ env: setup
 benchmark: setup
 	@$(PY) benchmarks/bev_pool.py
 	@$(PY) benchmarks/pipeline.py
+	@$(PY) benchmarks/metabev.py
 
 clean:
 	rm -rf build *.egg-info .pytest_cache mmdet3d_plugin/ops/*/_ext*.so
