@@ -51,10 +51,13 @@ INFERENCERS = _child(mmdet3d_registry.INFERENCERS)
 #: run on CPU as well as GPU (see ``mmdet3d_plugin.ops.sparse``). Our ``LoadPointsFromFile``
 #: is mmdet3d's with checked reads (missing, truncated, NaN and empty files give errors naming
 #: the file), so stock configs under our scope get the checks
-#: (``mmdet3d_plugin.datasets.transforms.loading_points``).
+#: (``mmdet3d_plugin.datasets.transforms.loading_points``). Our ``NuScenesMetric`` is mmdet3d's
+#: scoring a split without any predicted box as mAP 0 / NDS 0 where the devkit raises
+#: (``mmdet3d_plugin.evaluation.metrics.nuscenes_metric``).
 INTENTIONAL_OVERRIDES = {
     'MODELS': ('SubMConv3d', 'SparseConv3d', 'SparseInverseConv3d'),
     'TRANSFORMS': ('LoadPointsFromFile', ),
+    'METRICS': ('NuScenesMetric', ),
 }
 
 ALL_REGISTRIES = {

@@ -6,6 +6,7 @@ from .bev_map_seg_metric import BEVMapSegMetric
 from .calibration import (aurc, brier_score, calibration_statistics, confidence_and_correctness,
                           expected_calibration_error, merge_calibration_statistics,
                           misclassification_auroc, negative_log_likelihood, summarize_calibration)
+from .nuscenes_metric import NuScenesMetric, empty_submission_summary
 from .occ3d_metric import Occ3DMetric
 from .occ_calibration_metric import OccCalibrationMetric
 from .occupancy import (NUSC_OCC_CLASS_NAMES, NUSC_OCC_FREE_INDEX, NUSC_OCC_NOISE_INDEX,
@@ -17,6 +18,7 @@ from .ssc_metric import SSCMetric
 __all__ = [
     'BEV_MAP_CLASSES', 'BEV_MAP_THRESHOLDS', 'NUSC_OCC_CLASS_NAMES', 'NUSC_OCC_FREE_INDEX',
     'NUSC_OCC_NOISE_INDEX', 'OCC3D_CLASS_NAMES', 'OCC3D_FREE_INDEX', 'BEVMapSegMetric',
+    'NuScenesMetric', 'empty_submission_summary',
     'Occ3DMetric', 'OccCalibrationMetric', 'SSCMetric', 'aurc', 'aurc_from_counts',
     'auroc_from_counts', 'bev_map_counts', 'bev_map_iou', 'bev_map_summary', 'brier_score',
     'calibration_statistics', 'confidence_and_correctness', 'expected_calibration_error',
