@@ -4,6 +4,8 @@ import copy
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -236,24 +238,21 @@ def test_create_data_failing_mid_write_leaves_no_partial_file(root, tmp_path, mo
     assert os.listdir(fresh) == []
 
 
+@pytest.mark.slow  # a fresh interpreter imports the package (~15 s on 2 busy cores)
 def test_create_data_killed_mid_write_leaves_previous_files(root, tmp_path):
+    """SIGKILL half-way through writing the first info file (a separate process: forking this
+    multi-threaded test process can deadlock the child)."""
     write_fake_infos(tmp_path)
-    pid = os.fork()  # a child that dies by SIGKILL half-way through writing the first file
-    if pid == 0:
-        try:
-            from mmdet3d_plugin.datasets.converters import nuscenes_infos
-
-            def dump(obj, file, protocol=None):
-                file.write(pickle.dumps(obj)[:100])
-                file.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-
-            nuscenes_infos.pickle.dump = dump
-            create_nuscenes_infos(str(root), str(tmp_path), progress=False)
-        finally:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    code = ('import os, pickle, signal, sys\n'
+            'from mmdet3d_plugin.datasets.converters import create_nuscenes_infos\n'
+            'def dump(obj, file, protocol=None):\n'
+            '    file.write(pickle.dumps(obj)[:100]); file.flush()\n'
+            '    os.kill(os.getpid(), signal.SIGKILL)\n'
+            'pickle.dump = dump\n'
+            'create_nuscenes_infos(sys.argv[1], sys.argv[2], progress=False)\n')
+    proc = subprocess.run([sys.executable, '-c', code, str(root), str(tmp_path)],
+                          capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     assert (tmp_path / 'nuscenes_infos_train.pkl').read_bytes() == b'previous train'
     assert (tmp_path / 'nuscenes_infos_val.pkl').read_bytes() == b'previous val'
     leftovers = [name for name in os.listdir(tmp_path) if not name.startswith('nuscenes_infos_')]
