@@ -14,6 +14,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/metabev/*.py')) +
                  glob.glob(osp.join(REPO, 'configs/bevfusion/*.py')))
 PAPER_CONFIGS = [c for c in CONFIGS if c.endswith('_nus-3d-map.py')]
+# the camera + LiDAR synthetic configs run loss/predict in test_bev_detectors.py
+SINGLE_SENSOR_SYNTHETIC = [
+    c for c in CONFIGS if c.endswith('_synthetic.py') and 'lidar-cam' not in c]
 
 
 def test_every_method_has_paper_and_synthetic_configs():
@@ -51,14 +54,15 @@ def test_config_builds_with_consistent_branch_shapes(config):
         assert model.fuser.bev_shape == model.seg_head.transform.input_shape
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('config', [c for c in PAPER_CONFIGS if 'lidar-cam' in c], ids=osp.basename)
-def test_paper_config_runs_loss_and_predict_at_full_size(config):
+def _loss_and_predict(config: str, num_points: int, image_size=None) -> None:
     torch.manual_seed(0)
     cfg = Config.fromfile(config)
-    model = MODELS.build(cfg.model)
-    batch = make_batch(batch_size=1, image_size=tuple(cfg.model.view_transform.image_size),
-                       num_points=20000, num_boxes=(4, ))
+    model = MODELS.build(cfg.model)  # no init_weights: paper configs would fetch Swin-T weights
+    if image_size is None:
+        image_size = tuple(cfg.model.view_transform.image_size) if model.has_camera else (32, 64)
+    batch = make_batch(batch_size=1, image_size=image_size, num_points=num_points,
+                       num_boxes=(4, ), with_imgs=model.has_camera,
+                       with_points=model.has_lidar)
     model.train()
     losses = model(**model.data_preprocessor(batch, training=True), mode='loss')
     total = sum(losses.values())
@@ -69,3 +73,14 @@ def test_paper_config_runs_loss_and_predict_at_full_size(config):
         results = model(**model.data_preprocessor(batch, training=False), mode='predict')
     assert results[0].masks_bev.shape == (6, 200, 200)
     assert results[0].pred_instances_3d.bboxes_3d.tensor.shape[1] == 9
+
+
+@pytest.mark.parametrize('config', SINGLE_SENSOR_SYNTHETIC, ids=osp.basename)
+def test_single_sensor_synthetic_config_runs_loss_and_predict(config):
+    _loss_and_predict(config, num_points=4000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', PAPER_CONFIGS, ids=osp.basename)
+def test_paper_config_runs_loss_and_predict_at_full_size(config):
+    _loss_and_predict(config, num_points=20000)
