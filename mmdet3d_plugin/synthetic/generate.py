@@ -117,8 +117,11 @@ def _write_scenes(world: SyntheticWorld, out: str, formats: Tuple[str, ...], wor
                 rows[index] = write_scene(world, out, formats, index)
                 bar.update(world.scenes[index].num_keyframes)
         else:
+            # never 'fork': forking a process whose threads (OpenMP, tqdm's monitor, a test
+            # runner's) hold locks deadlocks the children -- seen in a full pytest run
             methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context('fork' if 'fork' in methods else 'spawn')
+            context = multiprocessing.get_context(
+                'forkserver' if 'forkserver' in methods else 'spawn')
             with context.Pool(min(workers, num), _init_worker,
                               (world.config, out, formats)) as pool:
                 for index, scene_rows in pool.imap_unordered(_scene_job, range(num)):
