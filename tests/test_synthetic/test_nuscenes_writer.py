@@ -130,7 +130,14 @@ def test_generation_is_atomic(tmp_path, monkeypatch, workers):
         open(os.path.join(root, 'nuscenes', 'half-written.json'), 'w').close()
         raise RuntimeError('disk full')
 
-    monkeypatch.setattr(generate_module, 'write_scene', crash)  # inherited by forked workers
+    def crash_after_workers(writer, scene_rows):  # workers wrote every scene, then a failure
+        open(os.path.join(writer.dataroot, 'half-written.json'), 'w').close()
+        raise RuntimeError('disk full')
+
+    if workers == 1:
+        monkeypatch.setattr(generate_module, 'write_scene', crash)
+    else:  # worker processes are not forked, so a patch reaches only this process
+        monkeypatch.setattr(generate_module.NuScenesWriter, 'finish', crash_after_workers)
     target = tmp_path / 'other'
     with pytest.raises(RuntimeError, match='disk full'):
         generate_synthetic(str(target), WorldConfig(scene_names=VAL_SCENES, num_keyframes=1),
