@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+from mmdet3d_plugin.engine.checkpoints import last_checkpoint
 from mmdet3d_plugin.utils.collect_env import main as collect_env_main
 
 TOOLS = osp.dirname(osp.abspath(__file__))
@@ -36,17 +37,16 @@ def step(index: int, title: str) -> float:
 
 def train(config: str, work_dir: str) -> str:
     """Train (unless a finished run is in ``work_dir``) and return the final checkpoint."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            checkpoint = f.read().strip()
-        if osp.isfile(checkpoint):
-            print(f'trained model found, kept: {checkpoint} (delete {work_dir} to retrain)')
-            return checkpoint
+    checkpoint = last_checkpoint(work_dir)
+    if checkpoint:
+        print(f'trained model found, kept: {checkpoint} (delete {work_dir} to retrain)')
+        return checkpoint
     command = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir]
     subprocess.run(command, check=True)
-    with open(marker) as f:
-        return f.read().strip()
+    checkpoint = last_checkpoint(work_dir)
+    if checkpoint is None:
+        raise RuntimeError(f'training {config} left no checkpoint in {work_dir}')
+    return checkpoint
 
 
 def short_summary(records: list) -> list:

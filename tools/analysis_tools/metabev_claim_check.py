@@ -13,14 +13,14 @@ Defaults are the synthetic CPU configs; ``--metabev-config`` / ``--bevfusion-con
 ``--*-checkpoint`` options run the same comparison for the nuScenes configs.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List
 
+from mmdet3d_plugin.engine.checkpoints import last_checkpoint
 from mmdet3d_plugin.robustness.comparison import format_comparison
 from mmdet3d_plugin.utils.atomic_io import write_bytes
 
@@ -44,18 +44,6 @@ def parse_args(argv=None):
                         help='passed to both tools/train.py and tools/robustness.py')
     parser.add_argument('--seed', type=int, default=0, help='training seed of both models')
     return parser.parse_args(argv)
-
-
-def last_checkpoint(train_dir: str) -> Optional[str]:
-    """The checkpoint mmengine's ``last_checkpoint`` file names, else the newest epoch file."""
-    marker = osp.join(train_dir, 'last_checkpoint')
-    if osp.isfile(marker):
-        with open(marker) as f:
-            path = f.read().strip()
-        if osp.isfile(path):
-            return path
-    epochs = glob.glob(osp.join(train_dir, 'epoch_*.pth'))
-    return max(epochs, key=lambda p: int(p.rsplit('_', 1)[1][:-4])) if epochs else None
 
 
 def run(command: List[str]) -> None:

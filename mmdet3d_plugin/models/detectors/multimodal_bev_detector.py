@@ -98,6 +98,7 @@ class MultiModalBEVDetector(Base3DDetector):
             self.img_backbone = MODELS.build(img_backbone)
             self.img_neck = MODELS.build(img_neck)
             self.view_transform = MODELS.build(view_transform)
+        self._lidar_bev_shape = None  # (C, Y, X) of the LiDAR map, learnt on first need
         if self.has_lidar:
             self.pts_voxel_encoder = MODELS.build(pts_voxel_encoder)
             self.pts_middle_encoder = MODELS.build(pts_middle_encoder)
@@ -156,23 +157,25 @@ class MultiModalBEVDetector(Base3DDetector):
     def _empty_lidar_bev(self, batch: int, device: torch.device) -> Tensor:
         """Zeros shaped like the LiDAR BEV map, for a batch without any point to encode.
 
-        The encoders run once on a single zero voxel in eval mode without gradients (batch
-        norm cannot train on one voxel) only to learn the map's shape.
+        The map's ``(C, Y, X)`` is learnt once by running the encoders on a single zero voxel
+        in eval mode without gradients (batch norm cannot train on one voxel) and cached.
         """
-        feats = torch.zeros((1, 1, self._point_dims()), device=device)
-        num_points = torch.ones(1, dtype=torch.int32, device=device)
-        coors = torch.zeros((1, 4), dtype=torch.int32, device=device)
-        modes = [m.training for m in (self.pts_voxel_encoder, self.pts_middle_encoder)]
-        self.pts_voxel_encoder.eval()
-        self.pts_middle_encoder.eval()
-        try:
-            with torch.no_grad():
-                encoded = self.pts_voxel_encoder(feats, num_points, coors)
-                shape = self.pts_middle_encoder(encoded, coors, 1).shape[1:]
-        finally:
-            self.pts_voxel_encoder.train(modes[0])
-            self.pts_middle_encoder.train(modes[1])
-        return torch.zeros((batch, ) + tuple(shape), device=device)
+        if self._lidar_bev_shape is None:
+            feats = torch.zeros((1, 1, self._point_dims()), device=device)
+            num_points = torch.ones(1, dtype=torch.int32, device=device)
+            coors = torch.zeros((1, 4), dtype=torch.int32, device=device)
+            modes = [m.training for m in (self.pts_voxel_encoder, self.pts_middle_encoder)]
+            self.pts_voxel_encoder.eval()
+            self.pts_middle_encoder.eval()
+            try:
+                with torch.no_grad():
+                    encoded = self.pts_voxel_encoder(feats, num_points, coors)
+                    shape = self.pts_middle_encoder(encoded, coors, 1).shape[1:]
+            finally:
+                self.pts_voxel_encoder.train(modes[0])
+                self.pts_middle_encoder.train(modes[1])
+            self._lidar_bev_shape = tuple(shape)
+        return torch.zeros((batch, ) + self._lidar_bev_shape, device=device)
 
     def lidar_bev(self, voxels: Optional[Dict[str, Tensor]], keep: Tensor) -> Tuple[Tensor, Tensor]:
         """Encode the voxels of the samples in ``keep``.
