@@ -208,7 +208,11 @@ def test_corrupted_multimodal_pipeline_runs_on_synthetic_samples(tiny_world):
     def packed(setting):
         result = insert_corruption(dataset_cfg.pipeline, setting)
         cfg = copy.deepcopy(dataset_cfg)
-        cfg.update(data_root=tiny_world, pipeline=result.pipeline)
+        pipeline = copy.deepcopy(result.pipeline)
+        for transform in pipeline:  # the map loader reads the expansion files of its own root
+            if transform_name(transform) == 'LoadBEVMapGT':
+                transform['data_root'] = str(tiny_world)
+        cfg.update(data_root=tiny_world, pipeline=pipeline)
         item = DATASETS.build(cfg)[0]
         return result, item['inputs'], item['data_samples']
 
