@@ -5,6 +5,7 @@ Examples:
     python tools/train.py configs/<method>/<config>.py --work-dir work_dirs/run1
     python tools/train.py CONFIG --amp --cfg-options train_dataloader.batch_size=2
     python tools/train.py CONFIG --resume                # latest checkpoint in work_dir
+    python tools/train.py CONFIG --max-epochs 24         # the schedule stretched to 24 epochs
     bash tools/dist_train.sh CONFIG 8                     # 8 GPUs (or 8 Gloo processes on CPU)
 """
 import argparse
@@ -26,6 +27,9 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or (no value) from the latest one '
                         'in the work directory')
+    parser.add_argument('--max-epochs', type=int,
+                        help='train this many epochs instead of the config\'s; the epoch-based '
+                        'LR/momentum schedule is stretched to the new length')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_dataloader.batch_size=2 '
                         'optim_wrapper.optimizer.lr=0.01 (lists as key="[a,b]")')

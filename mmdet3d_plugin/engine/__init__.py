@@ -3,8 +3,9 @@ from .ddp import CPUCompatibleDistributedDataParallel
 from .optim_wrapper import AutocastOptimWrapper
 from .launch import (build_runner, init_cpu_distributed, load_config,
                      prepare_test_config, prepare_train_config)
+from .schedule import set_max_epochs
 
 __all__ = [
     'AutocastOptimWrapper', 'CPUCompatibleDistributedDataParallel', 'build_runner', 'init_cpu_distributed',
-    'load_config', 'prepare_train_config', 'prepare_test_config'
+    'load_config', 'prepare_train_config', 'prepare_test_config', 'set_max_epochs'
 ]

@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..registry import RUNNERS
+from .schedule import set_max_epochs
 from ..utils import register_all_modules
 
 
@@ -74,6 +75,8 @@ def _apply_common(cfg: Config, args) -> Config:
 def prepare_train_config(args) -> Config:
     """Apply the ``tools/train.py`` arguments to the config."""
     cfg = _apply_common(load_config(args.config, args.cfg_options), args)
+    if getattr(args, 'max_epochs', None) is not None:
+        set_max_epochs(cfg, args.max_epochs)
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper == 'AmpOptimWrapper':

@@ -3,7 +3,8 @@
 input, on the same data and schedule.
 
 For each model: train its config with ``tools/train.py`` (skipped when a checkpoint is given or
-the run already finished), evaluate it with ``tools/robustness.py`` on clean, Missing LiDAR and
+the run already finished; both for ``--epochs`` epochs, 24 by default: twice the synthetic
+configs' 12, which MetaBEV's decoder needs -- see configs/metabev/README.md), evaluate it with ``tools/robustness.py`` on clean, Missing LiDAR and
 Missing Camera (resumable), then write ``<work-dir>/claim_check.md`` and ``.csv`` with NDS,
 mAP and map mIoU per model and setting, each relative to the model's clean score.
 
@@ -43,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='passed to both tools/train.py and tools/robustness.py')
     parser.add_argument('--seed', type=int, default=0, help='training seed of both models')
+    parser.add_argument('--epochs', type=int, default=24,
+                        help='training epochs of both models (tools/train.py --max-epochs; the '
+                        'configs\' schedules are stretched); 0 keeps each config\'s own')
     return parser.parse_args(argv)
 
 
@@ -51,7 +55,7 @@ def run(command: List[str]) -> None:
     subprocess.run(command, check=True)
 
 
-def train(config: str, train_dir: str, cfg_options: List[str], seed: int) -> str:
+def train(config: str, train_dir: str, cfg_options: List[str], seed: int, epochs: int) -> str:
     """Train ``config`` into ``train_dir`` unless a finished run is there; return its checkpoint."""
     done = osp.join(train_dir, 'TRAINED')
     if osp.isfile(done):
@@ -59,7 +63,8 @@ def train(config: str, train_dir: str, cfg_options: List[str], seed: int) -> str
         if checkpoint:
             print(f'reusing {checkpoint}', flush=True)
             return checkpoint
-    options = ['--cfg-options', f'randomness.seed={seed}'] + cfg_options
+    options = ['--max-epochs', str(epochs)] if epochs else []
+    options += ['--cfg-options', f'randomness.seed={seed}'] + cfg_options
     run([sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', train_dir] + options)
     checkpoint = last_checkpoint(train_dir)
     if checkpoint is None:
@@ -89,11 +94,15 @@ def main(argv=None) -> int:
     for name in DEFAULT_CONFIGS:
         key = name.lower()
         config = getattr(args, f'{key}_config')
+        schedule = f'{args.epochs}e' if args.epochs else 'config-epochs'
         checkpoint = getattr(args, f'{key}_checkpoint') or train(
-            config, osp.join(args.work_dir, key, 'train'), args.cfg_options, args.seed)
+            config, osp.join(args.work_dir, key, f'train-{schedule}'), args.cfg_options,
+            args.seed, args.epochs)
         results[name] = evaluate(config, checkpoint, osp.join(args.work_dir, key, 'robustness'),
                                  args.cfg_options)
-        header.append(f'- {name}: `{osp.relpath(config, REPO)}`, checkpoint `{checkpoint}`')
+        header.append(f'- {name}: `{osp.relpath(config, REPO)}`, checkpoint `{checkpoint}`'
+                      + ('' if getattr(args, f'{key}_checkpoint') else
+                         f' ({schedule}, seed {args.seed})'))
     tables = format_comparison(results, SETTINGS, header)
     os.makedirs(args.work_dir, exist_ok=True)
     for ext, text in tables.items():
