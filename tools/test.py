@@ -11,7 +11,8 @@ import os
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import build_runner, prepare_test_config
+from mmdet3d_plugin.engine import (build_runner, exit_after_distributed_run, prepare_test_config,
+                                    shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -33,8 +34,15 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     runner = build_runner(prepare_test_config(args))
-    return runner.test()
+    finished = False
+    try:
+        metrics = runner.test()
+        finished = True
+    finally:
+        shutdown_distributed(synchronize=finished)
+    return metrics
 
 
 if __name__ == '__main__':
     main()
+    exit_after_distributed_run()

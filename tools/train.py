@@ -13,7 +13,8 @@ import os
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import build_runner, prepare_train_config
+from mmdet3d_plugin.engine import (build_runner, exit_after_distributed_run, prepare_train_config,
+                                    shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -44,8 +45,14 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     runner = build_runner(prepare_train_config(args))
-    runner.train()
+    finished = False
+    try:
+        runner.train()
+        finished = True
+    finally:
+        shutdown_distributed(synchronize=finished)
 
 
 if __name__ == '__main__':
     main()
+    exit_after_distributed_run()

@@ -3,10 +3,12 @@
 Everything that depends on the machine lives here: the distributed backend (NCCL with GPUs,
 Gloo without, chosen automatically), the CPU-capable DDP wrapper, AMP switches and resume.
 """
+import atexit
 import logging
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import torch
 import torch.distributed as dist
@@ -134,3 +136,37 @@ def build_runner(cfg: Config):
         return RUNNERS.build(cfg)
     from mmengine.runner import Runner
     return Runner.from_cfg(cfg)
+
+
+def shutdown_distributed(synchronize: bool = True) -> None:
+    """End distributed work cleanly: wait for every rank, then destroy the process group.
+
+    Left alive, or torn down while another rank still talks to it (e.g. finishing the last
+    validation's collective), a Gloo group's threads are destroyed by the C++ runtime at exit,
+    which now and then aborts a rank (``terminate called without an active exception``,
+    SIGABRT) after a finished run. ``synchronize=False`` skips the barrier (after a failure on
+    this rank the others may never reach it). No-op without a process group.
+    """
+    if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
+def exit_after_distributed_run() -> None:
+    """End a finished ``torchrun`` worker without the C++ runtime's static teardown.
+
+    On CPU (Gloo), about one finished 2-process run in fifteen aborted a rank *after* training,
+    evaluation, checkpointing and :func:`shutdown_distributed` had all completed, while the
+    interpreter exited (``terminate called without an active exception``, SIGABRT), which
+    torchrun reports as a failed job. So a worker of a multi-process run (``WORLD_SIZE`` > 1)
+    runs the Python exit handlers, flushes logs and standard streams, and leaves with
+    ``os._exit(0)``. A single process exits normally.
+    """
+    if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+        return
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
