@@ -16,8 +16,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..registry import RUNNERS
-from .schedule import set_max_epochs
 from ..utils import register_all_modules
+from .schedule import set_max_epochs
 
 
 def load_config(path: str, cfg_options: dict = None) -> Config:
