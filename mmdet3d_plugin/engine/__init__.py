@@ -2,8 +2,7 @@
 from .ddp import CPUCompatibleDistributedDataParallel
 from .optim_wrapper import AutocastOptimWrapper
 from .launch import (build_runner, exit_after_distributed_run, init_cpu_distributed, load_config,
-                     prepare_test_config, prepare_train_config,
-                     shutdown_distributed)
+                     prepare_test_config, prepare_train_config, shutdown_distributed)
 from .schedule import set_max_epochs
 
 __all__ = [

@@ -4,8 +4,9 @@ input, on the same data and schedule.
 
 For each model: train its config with ``tools/train.py`` (skipped when a checkpoint is given or
 the run already finished; both for ``--epochs`` epochs, 24 by default: twice the synthetic
-configs' 12, which MetaBEV's decoder needs -- see configs/metabev/README.md), evaluate it with ``tools/robustness.py`` on clean, Missing LiDAR and
-Missing Camera (resumable), then write ``<work-dir>/claim_check.md`` and ``.csv`` with NDS,
+configs' 12, which MetaBEV's decoder needs -- see configs/metabev/README.md), evaluate it with
+``tools/robustness.py`` on clean, Missing LiDAR and Missing Camera (resumable; training and
+evaluation of each schedule, or of a given checkpoint, in their own directory), then write ``<work-dir>/claim_check.md`` and ``.csv`` with NDS,
 mAP and map mIoU per model and setting, each relative to the model's clean score.
 
     python tools/analysis_tools/metabev_claim_check.py --work-dir work_dirs/metabev_claim_check
@@ -91,18 +92,18 @@ def evaluate(config: str, checkpoint: str, study_dir: str, cfg_options: List[str
 def main(argv=None) -> int:
     args = parse_args(argv)
     results, header = {}, ['# MetaBEV claim check: MetaBEV vs BEVFusion with missing sensors', '']
+    schedule = f'{args.epochs}e' if args.epochs else 'config-epochs'
     for name in DEFAULT_CONFIGS:
         key = name.lower()
-        config = getattr(args, f'{key}_config')
-        schedule = f'{args.epochs}e' if args.epochs else 'config-epochs'
-        checkpoint = getattr(args, f'{key}_checkpoint') or train(
-            config, osp.join(args.work_dir, key, f'train-{schedule}'), args.cfg_options,
-            args.seed, args.epochs)
-        results[name] = evaluate(config, checkpoint, osp.join(args.work_dir, key, 'robustness'),
+        config, given = getattr(args, f'{key}_config'), getattr(args, f'{key}_checkpoint')
+        # a resumed study never mixes results of another schedule or checkpoint
+        run_dir = osp.join(args.work_dir, key, 'given-checkpoint' if given else schedule)
+        checkpoint = given or train(config, osp.join(run_dir, 'train'), args.cfg_options,
+                                    args.seed, args.epochs)
+        results[name] = evaluate(config, checkpoint, osp.join(run_dir, 'robustness'),
                                  args.cfg_options)
         header.append(f'- {name}: `{osp.relpath(config, REPO)}`, checkpoint `{checkpoint}`'
-                      + ('' if getattr(args, f'{key}_checkpoint') else
-                         f' ({schedule}, seed {args.seed})'))
+                      + ('' if given else f' ({schedule}, seed {args.seed})'))
     tables = format_comparison(results, SETTINGS, header)
     os.makedirs(args.work_dir, exist_ok=True)
     for ext, text in tables.items():
