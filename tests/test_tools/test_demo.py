@@ -19,6 +19,12 @@ MAP_IOU_KEY = 'map/mean/iou@max'
 # run, to allow for seeds and other CPUs' numerics; an untrained model scores NDS ~0, mIoU ~0-3.
 MIN_NDS = 0.06
 MIN_MAP_MIOU = 7.0
+# With a sensor missing, the same checkpoint (two measured 12-epoch runs, demo / seeded claim
+# check): Missing LiDAR map mIoU 10.6 / 10.3 (NDS 0.028 / 0.027 -- too close to 0 for a floor with
+# margin, so the map carries the check; BEVFusion without LiDAR: 1.9 mIoU), Missing Camera NDS
+# 0.160 / 0.129. Floors: about half the lower run.
+MIN_MISSING_LIDAR_MAP_MIOU = 5.0
+MIN_MISSING_CAMERA_NDS = 0.06
 
 
 @pytest.mark.slow
@@ -40,5 +46,6 @@ def test_demo_end_to_end(tmp_path):
     assert len(records) == 9 and all(r['status'] == 'ok' for r in records.values())
     clean = records['clean']['metrics']
     assert clean[NDS_KEY] >= MIN_NDS and clean[MAP_IOU_KEY] >= MIN_MAP_MIOU
-    for missing in ('missing_lidar', 'missing_camera'):  # one checkpoint serves both
-        assert records[missing]['metrics'][NDS_KEY] > 0
+    # One checkpoint serves both sensor failures.
+    assert records['missing_lidar']['metrics'][MAP_IOU_KEY] >= MIN_MISSING_LIDAR_MAP_MIOU
+    assert records['missing_camera']['metrics'][NDS_KEY] >= MIN_MISSING_CAMERA_NDS
