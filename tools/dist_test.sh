@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. PYTHON picks the interpreter.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. PYTHON picks the
+# interpreter (default: the project's .venv when it exists, see tools/python_env.sh).
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
@@ -9,7 +10,8 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
+# shellcheck source=tools/python_env.sh
+source "$(dirname "$0")/python_env.sh"
 exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
