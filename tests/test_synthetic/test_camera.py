@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from shapely.geometry import Point
 
-from mmdet3d_plugin.synthetic import (CAMERA_NAMES, CLASS_BY_NAME, MINI_SCENES, OBJECT_CLASSES,
-                                      Agent, FrameState, SyntheticWorld, WorldConfig,
-                                      project_points, render_all, render_camera)
+from mmdet3d_plugin.synthetic import (CAMERA_NAMES, CLASS_BY_NAME, OBJECT_CLASSES, Agent,
+                                      FrameState, project_points, render_all, render_camera)
 from mmdet3d_plugin.synthetic.camera import COLORS, NEAR_PLANE
 from mmdet3d_plugin.synthetic.camera_geometry import box_corners, clip_polygon, clip_polygons
 
@@ -15,8 +14,9 @@ CHROMATIC = [c for c in OBJECT_CLASSES if max(c.color) - min(c.color) > 100]  # 
 
 
 @pytest.fixture(scope='module')
-def world():
-    return SyntheticWorld(WorldConfig(scene_names=MINI_SCENES[:2], num_keyframes=3))
+def world(tiny_world):
+    """The shared in-memory world: two scenes of three keyframes."""
+    return tiny_world
 
 
 @pytest.fixture(scope='module')

@@ -141,9 +141,8 @@ def test_rig_matches_nuscenes_geometry():
     assert rig['CAM_FRONT'].intrinsic[0, 0] == pytest.approx(1266.4 / 4)
 
 
-def test_world_frame_and_sweep_are_consistent():
-    from mmdet3d_plugin.synthetic import SyntheticWorld, WorldConfig
-    world = SyntheticWorld(WorldConfig(scene_names=MINI_SCENES[:2], num_keyframes=3))
+def test_world_frame_and_sweep_are_consistent(tiny_world):
+    world = tiny_world
     scene = world.scenes[1]
     frame = world.frame(scene, scene.keyframe_times()[1])
     assert frame.boxes.shape == (frame.num_agents + len(frame.static_kinds), 7)
@@ -154,7 +153,11 @@ def test_world_frame_and_sweep_are_consistent():
     assert translation[2] == pytest.approx(1.84019)
     ego_xy = frame.ego_translation[:2]
     assert np.hypot(*(translation[:2] - ego_xy)) == pytest.approx(0.985793)
-    assert (hit >= frame.num_agents).any() or (hit < frame.num_agents).any()
+    # the sweep holds returns from the ground, from agents and from static boxes
+    assert (hit == GROUND).any()
+    assert ((hit >= 0) & (hit < frame.num_agents)).any()
+    assert (hit >= frame.num_agents).any()
+    assert (hit >= GROUND).all() and (hit < len(frame.boxes)).all()
 
 
 def test_sweep_with_every_box_out_of_range_hits_only_ground():
