@@ -6,6 +6,8 @@ used by the camera renderer (distinct per class, so classes are separable from i
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
+from ..structures.nuscenes_names import NUSCENES_DETECTION_CLASSES
+
 
 @dataclass(frozen=True)
 class ObjectClass:
@@ -57,6 +59,5 @@ OBJECT_CLASSES: Tuple[ObjectClass, ...] = (
 
 CLASS_BY_NAME: Dict[str, ObjectClass] = {c.name: c for c in OBJECT_CLASSES}
 #: mmdet3d's nuScenes class order (``NuScenesDataset.METAINFO['classes']``).
-DETECTION_NAMES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle',
-                   'motorcycle', 'pedestrian', 'traffic_cone', 'barrier')
+DETECTION_NAMES = NUSCENES_DETECTION_CLASSES
 assert set(DETECTION_NAMES) == set(CLASS_BY_NAME)

@@ -9,8 +9,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-CAMERA_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-                'CAM_BACK_RIGHT')
+from ..structures.nuscenes_names import NUSCENES_CAMERAS as CAMERA_NAMES
+
 FULL_IMAGE_SIZE = (1600, 900)  # nuScenes (width, height)
 
 # name: (translation, yaw in degrees, focal length at 1600 x 900)

@@ -19,7 +19,8 @@ from typing import Dict, Optional, Tuple
 import numba
 import numpy as np
 
-from .occupancy import OccupancyGrid, _check_grid_and_frame, grid_pose, semantic_occupancy
+from ..structures.occupancy_grid import OccupancyGrid
+from .occupancy import _check_grid_and_frame, grid_pose, semantic_occupancy
 from .rig import CAMERA_NAMES
 
 

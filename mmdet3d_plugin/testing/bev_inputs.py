@@ -1,4 +1,10 @@
-"""Random multi-modal batches with the real nuScenes camera rig, for BEV model tests and benchmarks."""
+"""Random multi-modal batches with the real nuScenes camera rig, for BEV model tests and benchmarks.
+
+The rig's calibration (nuScenes' calibrated mounting positions) comes from the synthetic
+world's :func:`~mmdet3d_plugin.synthetic.rig.build_rig`: :mod:`mmdet3d_plugin.testing` is test
+support, imported only by ``tests/`` and ``benchmarks/``, so it may use the synthetic world
+(the layer rules are in ``tests/test_layers.py``).
+"""
 from typing import Sequence
 
 import numpy as np
@@ -6,7 +12,8 @@ import torch
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.structures import InstanceData
 
-from mmdet3d_plugin.synthetic.rig import CAMERA_NAMES, build_rig
+from mmdet3d_plugin.structures.nuscenes_names import NUSCENES_CAMERAS
+from mmdet3d_plugin.synthetic.rig import build_rig
 
 
 def _pose(rotation, translation):
@@ -21,7 +28,7 @@ def rig_matrices(image_size=(400, 225)):
     rig = build_rig(image_size)
     lidar2ego = _pose(rig['LIDAR_TOP'].rotation, rig['LIDAR_TOP'].translation)
     cam2img, lidar2cam = [], []
-    for name in CAMERA_NAMES:
+    for name in NUSCENES_CAMERAS:
         intrinsic = np.eye(4)
         intrinsic[:3, :3] = rig[name].intrinsic
         cam2img.append(intrinsic)

@@ -11,13 +11,13 @@ from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
+from ..structures.nuscenes_names import NUSCENES_DETECTION_CLASSES
 from ..structures.occupancy_labels import OCC3D_CLASS_NAMES
 
 RGB = Tuple[int, int, int]
 
 #: mmdet3d's nuScenes detection class order (``NuScenesDataset.METAINFO['classes']``).
-DETECTION_CLASSES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle',
-                     'motorcycle', 'pedestrian', 'traffic_cone', 'barrier')
+DETECTION_CLASSES = NUSCENES_DETECTION_CLASSES
 DETECTION_COLORS: Dict[str, RGB] = {
     'car': (31, 119, 180), 'truck': (255, 127, 14), 'trailer': (140, 86, 75),
     'bus': (44, 160, 44), 'construction_vehicle': (188, 189, 34), 'bicycle': (148, 103, 189),
@@ -25,14 +25,15 @@ DETECTION_COLORS: Dict[str, RGB] = {
     'barrier': (0, 0, 0)}
 OTHER_COLOR: RGB = (127, 127, 127)
 
-#: BEV map classes in drawing order (later layers are painted over earlier ones); ``divider``
-#: is the union of ``road_divider`` and ``lane_divider``.
-MAP_CLASSES = ('drivable_area', 'carpark_area', 'walkway', 'ped_crossing', 'stop_line',
-               'divider')
+#: Colour of each BEV map class (:data:`~mmdet3d_plugin.structures.BEV_MAP_CLASSES`), in
+#: drawing order: later layers are painted over earlier ones, so areas come first and the thin
+#: layers (stop lines, dividers) last.
 MAP_COLORS: Dict[str, RGB] = {
     'drivable_area': (166, 206, 227), 'carpark_area': (253, 191, 111),
     'walkway': (178, 223, 138), 'ped_crossing': (251, 154, 153), 'stop_line': (227, 26, 28),
     'divider': (106, 61, 154)}
+#: The BEV map classes in drawing order (the same names as ``BEV_MAP_CLASSES``, reordered).
+MAP_CLASSES = tuple(MAP_COLORS)
 
 #: Occ3D-nuScenes labels (index = label, 17 = free).
 OCC3D_CLASSES = OCC3D_CLASS_NAMES

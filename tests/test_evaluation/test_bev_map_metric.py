@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet3d_plugin.evaluation.metrics import (BEV_MAP_CLASSES, BEV_MAP_THRESHOLDS,
-                                               bev_map_counts, bev_map_summary)
+from mmdet3d_plugin.evaluation.metrics import BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_summary
 from mmdet3d_plugin.registry import METRICS
+from mmdet3d_plugin.structures import BEV_MAP_CLASSES
 
 
 def test_counts_and_ious_by_hand():

@@ -17,12 +17,10 @@ import numpy as np
 from pyquaternion import Quaternion
 from tqdm import tqdm
 
+from ...structures.nuscenes_names import NUSCENES_CAMERAS as CAMERAS
+from ...structures.nuscenes_names import NUSCENES_DETECTION_CLASSES as CLASSES
 from ...utils.atomic_io import atomic_path
 
-CLASSES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle',
-           'pedestrian', 'traffic_cone', 'barrier')
-CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-           'CAM_BACK_RIGHT')
 #: nuScenes category -> detection class (as nuscenes-devkit's detection challenge maps them)
 NAME_MAPPING = {
     'movable_object.barrier': 'barrier', 'vehicle.bicycle': 'bicycle',

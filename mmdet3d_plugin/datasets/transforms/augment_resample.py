@@ -8,7 +8,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from mmdet3d_plugin.synthetic.occupancy import OccupancyGrid
+from mmdet3d_plugin.structures.occupancy_grid import OccupancyGrid
 
 
 def _cell_centers(bound: Tuple[float, float, float], cells: int) -> np.ndarray:

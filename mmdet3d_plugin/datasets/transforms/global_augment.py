@@ -27,7 +27,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from mmdet3d_plugin.registry import TRANSFORMS
-from mmdet3d_plugin.synthetic.occupancy import OccupancyGrid
+from mmdet3d_plugin.structures.occupancy_grid import OccupancyGrid
 from .augment_resample import resample_bev, resample_volumes
 from .corruptions.base import sample_identity, stable_hash
 from .loading_bev_map import bound_cells, check_bound

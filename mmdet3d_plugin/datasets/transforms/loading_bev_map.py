@@ -25,7 +25,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmdet3d_plugin.evaluation.metrics.bev_map import BEV_MAP_CLASSES
+from mmdet3d_plugin.structures.bev_map import BEV_MAP_CLASSES
 from mmdet3d_plugin.registry import TRANSFORMS
 from mmdet3d_plugin.structures.grid_bounds import bound_cells, check_bound
 

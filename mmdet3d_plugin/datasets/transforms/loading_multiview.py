@@ -32,12 +32,10 @@ from mmcv.transforms import BaseTransform
 from mmengine.fileio import get
 
 from mmdet3d_plugin.registry import TRANSFORMS
+from mmdet3d_plugin.structures.nuscenes_names import NUSCENES_CAMERAS
 from .corruptions.base import mark_dropped_views
 from .loading_points import sample_name
 
-#: The six nuScenes cameras in mmdet3d's / BEVFusion's order.
-NUSCENES_CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK',
-                    'CAM_BACK_LEFT', 'CAM_BACK_RIGHT')
 MISSING_CAMERA_MODES = ('error', 'blank')
 
 

@@ -1,6 +1,6 @@
 """Occupancy ground-truth loaders: ``LoadOcc3DGT`` and ``LoadNuScenesOccupancyGT``.
 
-Conventions (``mmdet3d_plugin.synthetic.occupancy.OccupancyGrid``):
+Conventions (``mmdet3d_plugin.structures.OccupancyGrid``):
 
 * Occ3D-nuScenes: ``<occ3d_root>/gts/<scene_name>/<sample_token>/labels.npz`` with ``semantics``
   (200, 200, 16) uint8 labels 0..17 (17 free), ``mask_lidar`` and ``mask_camera`` (0/1); 0.4 m
@@ -19,8 +19,8 @@ from mmcv.transforms import BaseTransform
 from mmengine.fileio import get
 
 from mmdet3d_plugin.registry import TRANSFORMS
-from mmdet3d_plugin.synthetic.occupancy import (OCC3D_FREE, OccupancyGrid,
-                                                densify_nuscenes_occupancy)
+from mmdet3d_plugin.structures.occupancy_grid import OccupancyGrid, densify_nuscenes_occupancy
+from mmdet3d_plugin.structures.occupancy_labels import OCC3D_FREE_INDEX as OCC3D_FREE
 
 #: Named grid conventions accepted wherever a transform takes ``grid``.
 GRID_CONVENTIONS = {

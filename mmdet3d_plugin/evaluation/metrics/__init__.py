@@ -1,7 +1,7 @@
 """Metrics: functional cores (pure numpy/torch, parameterised by convention) and their
-mmengine ``BaseMetric`` wrappers registered in ``mmdet3d_plugin.registry.METRICS``."""
-from .bev_map import (BEV_MAP_CLASSES, BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_iou,
-                      bev_map_summary)
+mmengine ``BaseMetric`` wrappers registered in ``mmdet3d_plugin.registry.METRICS``. Class and
+label conventions (map classes, occupancy labels) live in :mod:`mmdet3d_plugin.structures`."""
+from .bev_map import BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_iou, bev_map_summary
 from .bev_map_seg_metric import BEVMapSegMetric
 from .calibration import (aurc, brier_score, calibration_statistics, confidence_and_correctness,
                           expected_calibration_error, merge_calibration_statistics,
@@ -9,15 +9,12 @@ from .calibration import (aurc, brier_score, calibration_statistics, confidence_
 from .nuscenes_metric import NuScenesMetric, empty_submission_summary
 from .occ3d_metric import Occ3DMetric
 from .occ_calibration_metric import OccCalibrationMetric
-from .occupancy import (NUSC_OCC_CLASS_NAMES, NUSC_OCC_FREE_INDEX, NUSC_OCC_NOISE_INDEX,
-                        OCC3D_CLASS_NAMES, OCC3D_FREE_INDEX, geometry_iou, mean_iou,
-                        per_class_iou, semantic_confusion_matrix)
+from .occupancy import geometry_iou, mean_iou, per_class_iou, semantic_confusion_matrix
 from .risk_coverage import aurc_from_counts, auroc_from_counts, optimal_aurc
 from .ssc_metric import SSCMetric
 
 __all__ = [
-    'BEV_MAP_CLASSES', 'BEV_MAP_THRESHOLDS', 'NUSC_OCC_CLASS_NAMES', 'NUSC_OCC_FREE_INDEX',
-    'NUSC_OCC_NOISE_INDEX', 'OCC3D_CLASS_NAMES', 'OCC3D_FREE_INDEX', 'BEVMapSegMetric',
+    'BEV_MAP_THRESHOLDS', 'BEVMapSegMetric',
     'NuScenesMetric', 'empty_submission_summary',
     'Occ3DMetric', 'OccCalibrationMetric', 'SSCMetric', 'aurc', 'aurc_from_counts',
     'auroc_from_counts', 'bev_map_counts', 'bev_map_iou', 'bev_map_summary', 'brier_score',

@@ -18,11 +18,11 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
+# TEMPORARY (issue #8, removed once the map head and the prediction views import it from
+# mmdet3d_plugin.structures): the old import path, for files still being edited.
+from ...structures.bev_map import BEV_MAP_CLASSES  # noqa: F401
 from .array_checks import check_shape, to_numpy
 
-#: The six nuScenes map layers evaluated by BEVFusion, in its order.
-BEV_MAP_CLASSES = ('drivable_area', 'ped_crossing', 'walkway', 'stop_line', 'carpark_area',
-                   'divider')
 #: BEVFusion's probability thresholds 0.35, 0.40, ..., 0.65.
 BEV_MAP_THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
 

@@ -6,7 +6,8 @@ from mmengine.evaluator import BaseMetric
 
 from mmdet3d_plugin.registry import METRICS
 
-from .bev_map import BEV_MAP_CLASSES, BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_summary
+from ...structures.bev_map import BEV_MAP_CLASSES
+from .bev_map import BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_summary
 from .sample_fields import get_array
 
 

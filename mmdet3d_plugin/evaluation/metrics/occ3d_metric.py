@@ -2,9 +2,9 @@
 from typing import Optional, Sequence
 
 from mmdet3d_plugin.registry import METRICS
+from mmdet3d_plugin.structures.occupancy_labels import OCC3D_CLASS_NAMES, OCC3D_FREE_INDEX
 
-from .occupancy import (OCC3D_CLASS_NAMES, OCC3D_FREE_INDEX, geometry_iou, mean_iou,
-                        per_class_iou)
+from .occupancy import geometry_iou, mean_iou, per_class_iou
 from .occupancy_iou_metric import OccupancyIoUMetric
 
 

@@ -2,9 +2,10 @@
 from typing import Optional, Sequence
 
 from mmdet3d_plugin.registry import METRICS
+from mmdet3d_plugin.structures.occupancy_labels import (NUSC_OCC_CLASS_NAMES, NUSC_OCC_FREE_INDEX,
+                                                        NUSC_OCC_NOISE_INDEX)
 
-from .occupancy import (NUSC_OCC_CLASS_NAMES, NUSC_OCC_FREE_INDEX, NUSC_OCC_NOISE_INDEX,
-                        geometry_iou, mean_iou, per_class_iou)
+from .occupancy import geometry_iou, mean_iou, per_class_iou
 from .occupancy_iou_metric import OccupancyIoUMetric
 
 
