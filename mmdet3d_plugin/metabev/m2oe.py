@@ -41,7 +41,15 @@ class MultiTaskMoEFFN(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def gates(self, tokens: Tensor, task: str) -> Tensor:
-        """``(T, E)`` gate of each expert: softmax over the top-k router logits, 0 elsewhere."""
+        """Sparse expert weights of one task's router.
+
+        Args:
+            tokens: ``(T, C)`` tokens.
+            task: One of ``tasks``.
+
+        Returns:
+            Tensor: ``(T, E)``, a softmax over each token's top-k router logits, 0 elsewhere.
+        """
         if task not in self.routers:
             raise KeyError(f'MultiTaskMoEFFN: unknown task {task!r}; tasks are {self.tasks}')
         logits = self.routers[task](tokens)
@@ -50,7 +58,21 @@ class MultiTaskMoEFFN(nn.Module):
         return gates.scatter(-1, top_index, top_values.softmax(dim=-1))
 
     def forward(self, x: Tensor, task: str) -> Tensor:
-        """``(..., C)`` -> ``(..., C)``, the ``task`` router's mixture of experts."""
+        """Mix the experts' outputs with the ``task`` router's top-k gates.
+
+        Every expert ``e`` is a two-layer GELU FFN ``C -> F -> C``; token ``t``'s output is
+        ``sum_e gate[t, e] * expert_e(x_t)`` with :meth:`gates`' sparse weights.
+
+        Args:
+            x: ``(..., C)`` tokens, e.g. ``(B, L, C)`` BEV queries.
+            task: One of ``tasks``; selects the router.
+
+        Returns:
+            Tensor: ``(..., C)``, the same shape as ``x``.
+
+        Raises:
+            KeyError: ``task`` has no router.
+        """
         tokens = x.reshape(-1, x.shape[-1])
         hidden = self.dropout(F.gelu(torch.einsum('tc,ecf->etf', tokens, self.w_in) + self.b_in))
         experts = torch.einsum('etf,efc->etc', hidden, self.w_out) + self.b_out  # (E, T, C)

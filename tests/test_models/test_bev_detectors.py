@@ -15,12 +15,17 @@ MODEL_CONFIGS = {
 }
 
 
-@pytest.fixture(scope='module', params=sorted(MODEL_CONFIGS))
-def model(request):
+def _build(name, **overrides):
     torch.manual_seed(0)
-    detector = MODELS.build(Config.fromfile(osp.join(REPO, MODEL_CONFIGS[request.param])).model)
+    cfg = Config.fromfile(osp.join(REPO, MODEL_CONFIGS[name])).model
+    detector = MODELS.build(dict(cfg, **overrides))
     detector.init_weights()
     return detector
+
+
+@pytest.fixture(scope='module', params=sorted(MODEL_CONFIGS))
+def model(request):
+    return _build(request.param)
 
 
 def _run(model, training, **batch_kwargs):
@@ -35,7 +40,8 @@ def _run(model, training, **batch_kwargs):
 
 def test_loss_has_detection_and_map_terms_and_backpropagates(model):
     losses = _run(model, True)
-    assert {'task0.loss_heatmap', 'task0.loss_bbox', 'loss_map'} <= set(losses)
+    map_terms = {f'loss_map_{name}' for name in model.seg_head.classes}
+    assert {'task0.loss_heatmap', 'task0.loss_bbox'} | map_terms <= set(losses)
     total = sum(v for v in losses.values())
     assert torch.isfinite(total)
     model.zero_grad()
@@ -85,3 +91,18 @@ def test_init_weights_reaches_heads_in_plain_module_lists(model):
     for task_head in model.bbox_head.task_heads:
         bias = task_head.heatmap[-1].bias
         torch.testing.assert_close(bias, torch.full_like(bias, -2.19))
+
+
+@pytest.mark.parametrize('name', sorted(MODEL_CONFIGS))
+def test_camera_always_dropped_leaves_the_image_backbone_without_gradient(name):
+    """``modality_drop=(p_camera, p_lidar) = (1, 0)``: every sample (all have points) trains on
+    LiDAR alone, so no gradient reaches the camera branch, while the LiDAR branch learns."""
+    detector = _build(name, modality_drop=(1.0, 0.0))
+    losses = _run(detector, True)
+    detector.zero_grad(set_to_none=True)
+    sum(losses.values()).backward()
+    for module in (detector.img_backbone, detector.img_neck, detector.view_transform):
+        for param_name, param in module.named_parameters():
+            assert param.grad is None or param.grad.abs().max() == 0, param_name
+    lidar_grads = [p.grad for p in detector.pts_middle_encoder.parameters() if p.grad is not None]
+    assert lidar_grads and any(g.abs().sum() > 0 for g in lidar_grads)

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mmdet3d_plugin.metabev import BEVEvolvingDecoder, CrossModalDeformableAttention, MultiTaskMoEFFN
+from mmdet3d_plugin.metabev import cross_modal_attention
 from mmdet3d_plugin.models.detectors import draw_modality_drop
 
 
@@ -46,16 +47,64 @@ def test_modality_maps_may_have_different_resolutions():
     assert out['seg'].shape == (1, 16, 12, 12)
 
 
-def test_attention_weights_of_present_maps_sum_to_one():
-    attn = CrossModalDeformableAttention(8, 2, 2, 3)
-    torch.nn.init.normal_(attn.attention_weights.weight)
-    query = torch.randn(1, 5, 8)
-    logits = attn.attention_weights(query).view(1, 5, 2, 2, 3)
-    present = torch.tensor([[False, True]])
-    masked = logits.masked_fill(~present.view(1, 1, 1, 2, 1), torch.finfo(logits.dtype).min)
-    weights = masked.flatten(3).softmax(-1).view(1, 5, 2, 2, 3)
-    assert weights[..., 0, :].abs().max() == 0
-    torch.testing.assert_close(weights.sum((-1, -2)), torch.ones(1, 5, 2))
+def test_attention_over_absent_maps_is_zero_and_sums_to_one_over_present_maps(monkeypatch):
+    """Run ``forward`` and read the weights it hands to the deformable sampling."""
+    torch.manual_seed(0)
+    attn = CrossModalDeformableAttention(8, 2, 2, 3).eval()
+    torch.nn.init.normal_(attn.attention_weights.weight)  # non-uniform attention
+    torch.nn.init.normal_(attn.sampling_offsets.weight, std=0.5)
+    recorded = []
+    sample = cross_modal_attention.deformable_sample
+
+    def spy(value, shapes, locations, weights):
+        recorded.append(weights.detach().clone())
+        return sample(value, shapes, locations, weights)
+
+    monkeypatch.setattr(cross_modal_attention, 'deformable_sample', spy)
+    query, reference = torch.randn(3, 5, 8), torch.rand(5, 2)
+    maps = [torch.randn(3, 8, 4, 4), torch.randn(3, 8, 6, 6)]
+    present = torch.tensor([[False, True], [True, True], [False, False]])
+    with torch.no_grad():
+        out = attn(query, reference, maps, present)
+    weights = recorded[0]  # (B, L, heads, M, P)
+    assert weights.shape == (3, 5, 2, 2, 3)
+    assert weights[0, :, :, 0].abs().max() == 0  # sample 0 has no camera map
+    torch.testing.assert_close(weights[:2].sum((-1, -2)), torch.ones(2, 5, 2))
+    assert weights[1, :, :, 0].sum() > 0.1  # sample 1 uses both maps
+    assert weights[2].abs().max() == 0
+    torch.testing.assert_close(out[2], torch.zeros(5, 8))  # nothing to attend to
+
+    # what the weights mean for the output: the absent map's content has no influence
+    changed = [torch.randn(3, 8, 4, 4), maps[1]]
+    with torch.no_grad():
+        out_changed = attn(query, reference, changed, present)
+    torch.testing.assert_close(out_changed[0], out[0])
+    torch.testing.assert_close(out_changed[2], out[2])
+    assert not torch.allclose(out_changed[1], out[1])
+
+
+def test_zero_offsets_read_a_one_hot_map_back_at_the_query_cell():
+    """With zero sampling offsets each query samples its own cell: reference ``(x, y)`` of the
+    decoder's query grid (row = y, column = x) matches the value map's layout."""
+    decoder = _decoder()
+    attn = decoder.layers[0].cross_attn
+    for layer in (attn.sampling_offsets, attn.attention_weights):
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+    for layer in (attn.value_proj, attn.output_proj):
+        layer.weight.data.copy_(torch.eye(16))
+        torch.nn.init.zeros_(layer.bias)
+    rows, cols = decoder.bev_shape
+    row, col = 3, 9
+    value = torch.zeros(1, 16, rows, cols)
+    value[0, :, row, col] = 1.0
+    query = torch.zeros(1, rows * cols, 16)
+    with torch.no_grad():
+        out = attn(query, decoder.reference, [value, value], torch.ones(1, 2, dtype=torch.bool))
+    hot = out[0].sum(-1).reshape(rows, cols)
+    expected = torch.zeros(rows, cols)
+    expected[row, col] = 16.0
+    torch.testing.assert_close(hot, expected, atol=1e-5, rtol=0)
 
 
 def test_m2oe_gates_pick_top_k_experts_per_task():

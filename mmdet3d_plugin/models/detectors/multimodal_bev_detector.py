@@ -29,7 +29,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet3d_plugin.registry import MODELS
-from .modality import MODALITIES, draw_modality_drop, flagged_present
+from .modality import ModalityDropSampler, flagged_present
 
 TASKS = ('det', 'seg')
 
@@ -69,7 +69,9 @@ class MultiModalBEVDetector(Base3DDetector):
         bbox_head: 3D detection head (mmdet3d ``CenterHead`` API) or None.
         seg_head: :class:`BEVMapSegHead` or None.
         img_feature_level: Which neck output the view transform lifts.
-        modality_drop: Per-modality drop probabilities ``(camera, lidar)`` during training.
+        modality_drop: Per-modality drop probabilities ``(camera, lidar)`` during training,
+            drawn per sample from a generator keyed on (seed, rank, iteration), see
+            :class:`ModalityDropSampler`; ``(1, 0)`` trains without the camera branch.
         data_preprocessor, init_cfg: As for every mmdet3d detector.
     """
 
@@ -112,7 +114,7 @@ class MultiModalBEVDetector(Base3DDetector):
         self.seg_head = MODELS.build(seg_head) if seg_head is not None else None
         self.img_feature_level = int(img_feature_level)
         self.modality_drop = tuple(float(p) for p in modality_drop)
-        draw_modality_drop(torch.ones(1, len(MODALITIES), dtype=torch.bool), self.modality_drop)
+        self.modality_dropper = ModalityDropSampler(self.modality_drop)
 
     def init_weights(self) -> None:
         """mmengine's init, then every sub-module mmengine did not reach.
@@ -135,7 +137,16 @@ class MultiModalBEVDetector(Base3DDetector):
 
     # ------------------------------------------------------------------ modality branches
     def camera_bev(self, imgs: Tensor, data_samples: Sequence) -> Tensor:
-        """``(B, N, 3, H, W)`` images -> ``(B, C_cam, Y, X)`` camera BEV map."""
+        """Lift the camera images to a BEV map.
+
+        Args:
+            imgs: ``(B, N, 3, H, W)`` normalised images.
+            data_samples: ``B`` samples with metainfo ``cam2img``, ``lidar2cam``,
+                ``img_aug_matrix`` ``(N, 4, 4)`` and optionally ``lidar_aug_matrix`` ``(4, 4)``.
+
+        Returns:
+            Tensor: ``(B, C_cam, Y, X)`` camera BEV map.
+        """
         batch, views = imgs.shape[:2]
         feats = self.img_neck(self.img_backbone(imgs.flatten(0, 1)))
         feats = feats[self.img_feature_level]
@@ -206,15 +217,28 @@ class MultiModalBEVDetector(Base3DDetector):
 
     def fuse_modalities(self, batch_inputs: dict, data_samples: Sequence,
                         training: bool) -> Union[Tensor, Dict[str, Tensor]]:
-        """Run both branches and the fuser; returns the fuser's output."""
+        """Run both branches and the fuser on the modalities each sample has.
+
+        A modality counts as present unless the batch lacks it, the sample's metainfo flags it
+        missing, the sample has no LiDAR voxel, or (``training``) the modality drop removed it.
+
+        Args:
+            batch_inputs: ``imgs`` ``(B, N, 3, H, W)`` and/or ``voxels`` (see the module
+                docstring); either may be absent.
+            data_samples: ``B`` data samples.
+            training: Whether to apply the random modality drop.
+
+        Returns:
+            ``(B, C, Y, X)`` fused BEV map, or ``{'det': ..., 'seg': ...}`` task maps.
+        """
         device = next(self.parameters()).device
         present = flagged_present(data_samples, device)
         imgs = batch_inputs.get('imgs')
         present[:, 0] &= self.has_camera and imgs is not None
         voxels = batch_inputs.get('voxels')
         present[:, 1] &= self.has_lidar and voxels is not None
-        if training and any(self.modality_drop):
-            present = draw_modality_drop(present.cpu(), self.modality_drop).to(device)
+        if training and self.modality_dropper.enabled:
+            present = self.modality_dropper(present)
         feats = []
         if self.has_camera:
             if present[:, 0].any():
@@ -235,7 +259,17 @@ class MultiModalBEVDetector(Base3DDetector):
 
     def extract_feat(self, batch_inputs: dict, data_samples: Sequence,
                      training: bool = False) -> Dict[str, Tensor]:
-        """Return ``{'det': (B, C, Y', X'), 'seg': (B, C, Y', X')}`` BEV features."""
+        """Fused BEV features after the shared BEV backbone and neck, per task.
+
+        Args:
+            batch_inputs: As :meth:`fuse_modalities`.
+            data_samples: ``B`` data samples.
+            training: Whether to apply the random modality drop.
+
+        Returns:
+            dict: ``{'det': (B, C, Y', X'), 'seg': (B, C, Y', X')}`` (the same tensor for both
+            tasks when the fuser returns one map).
+        """
         fused = self.fuse_modalities(batch_inputs, data_samples, training)
         if not isinstance(fused, dict):
             shared = self.bev_neck(self.bev_backbone(fused))[0]
@@ -244,6 +278,19 @@ class MultiModalBEVDetector(Base3DDetector):
 
     # ------------------------------------------------------------------ mmdet3d API
     def loss(self, batch_inputs: dict, batch_data_samples: List) -> Dict[str, Tensor]:
+        """Training losses of both heads (with the modality drop).
+
+        Args:
+            batch_inputs: ``imgs`` ``(B, N, 3, H, W)`` and/or ``voxels`` (``voxels (V, P, C)``,
+                ``num_points (V,)``, ``coors (V, 4)``), as ``Det3DDataPreprocessor`` gives.
+            batch_data_samples: ``B`` data samples with ``gt_instances_3d`` (``bboxes_3d``
+                ``(K, 9)``, ``labels_3d`` ``(K,)``) for the detection head and
+                ``gt_masks_bev`` ``(6, 200, 200)`` for the map head.
+
+        Returns:
+            dict: Scalar losses, the detection head's (``task0.loss_heatmap``, ...) and the
+            map head's ``loss_map_<class>``; mmengine sums every key containing ``loss``.
+        """
         feats = self.extract_feat(batch_inputs, batch_data_samples, training=True)
         losses = {}
         if self.bbox_head is not None:
@@ -253,6 +300,17 @@ class MultiModalBEVDetector(Base3DDetector):
         return losses
 
     def predict(self, batch_inputs: dict, batch_data_samples: List) -> List:
+        """Detect boxes and segment the map (no modality drop).
+
+        Args:
+            batch_inputs: As :meth:`loss`; either modality may be absent.
+            batch_data_samples: ``B`` data samples (metainfo as in the module docstring).
+
+        Returns:
+            list: The ``B`` data samples with ``pred_instances_3d`` (``bboxes_3d`` ``(K, 9)``,
+            ``scores_3d`` ``(K,)``, ``labels_3d`` ``(K,)``) and ``masks_bev``
+            ``(6, 200, 200)`` probabilities.
+        """
         feats = self.extract_feat(batch_inputs, batch_data_samples, training=False)
         if self.bbox_head is not None:
             instances = self.bbox_head.predict([feats['det']], batch_data_samples)
@@ -263,7 +321,13 @@ class MultiModalBEVDetector(Base3DDetector):
                 sample.masks_bev = mask
         return batch_data_samples
 
-    def _forward(self, batch_inputs: dict, batch_data_samples: Optional[List] = None):
+    def _forward(self, batch_inputs: dict, batch_data_samples: Optional[List] = None) -> dict:
+        """Raw head outputs (mode ``'tensor'``).
+
+        Returns:
+            dict: ``'det'``: the detection head's per-task output maps; ``'seg'``:
+            ``(B, num_classes, 200, 200)`` map logits.
+        """
         feats = self.extract_feat(batch_inputs, batch_data_samples or [], training=False)
         outputs = {}
         if self.bbox_head is not None:

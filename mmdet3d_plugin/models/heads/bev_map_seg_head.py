@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmdet3d_plugin.evaluation.metrics.bev_map import BEV_MAP_CLASSES
+from mmdet3d_plugin.structures.bev_map import BEV_MAP_CLASSES
 from mmdet3d_plugin.registry import MODELS
 from .bev_grid_transform import BEVGridTransform
 
@@ -18,6 +18,11 @@ def sigmoid_focal_loss(logits: Tensor, targets: Tensor, gamma: float = 2.0,
     Args:
         logits: ``(...)`` raw scores.
         targets: ``(...)`` 0/1 targets of the same shape.
+        gamma: Focusing exponent.
+        alpha: Weight of the positives (``1 - alpha`` for the negatives); negative: none.
+
+    Returns:
+        Tensor: Scalar, the mean over all elements.
     """
     probs = logits.sigmoid()
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction='none')
@@ -40,7 +45,7 @@ class BEVMapSegHead(BaseModule):
         classes: Map layers in channel order (BEVFusion's six by default).
         hidden_channels: Channels of the conv tower.
         loss: ``'focal'`` (sigmoid focal, gamma 2, as BEVFusion) or ``'bce'``.
-        loss_weight: Multiplier of the loss.
+        loss_weight: Multiplier of each class's loss term (the map loss is their sum).
         gt_key: Data-sample attribute holding the ``(C, X, Y)`` GT masks.
         init_cfg: mmengine init config.
     """
@@ -69,11 +74,30 @@ class BEVMapSegHead(BaseModule):
             nn.Conv2d(hidden_channels, len(self.classes), 1))
 
     def forward(self, feats: Tensor) -> Tensor:
-        """``(B, C_in, Y_in, X_in)`` -> ``(B, num_classes, X_out, Y_out)`` logits."""
+        """Resample the BEV features onto the map grid and score every class.
+
+        Args:
+            feats: ``(B, C_in, Y_in, X_in)`` BEV features (mmdet3d layout, row = y).
+
+        Returns:
+            Tensor: ``(B, num_classes, X_out, Y_out)`` logits (GT layout, first index = x).
+        """
         return self.tower(self.transform(feats))
 
     def gt_masks(self, data_samples: Sequence) -> Tensor:
-        """Stack the ``(C, X, Y)`` GT masks of the batch into a float ``(B, C, X, Y)`` tensor."""
+        """Stack the GT masks of the batch.
+
+        Args:
+            data_samples: ``B`` data samples, each with ``gt_key`` of shape
+                ``(num_classes, X_out, Y_out)``.
+
+        Returns:
+            Tensor: float ``(B, num_classes, X_out, Y_out)``.
+
+        Raises:
+            KeyError: A sample has no ``gt_key``.
+            ValueError: A mask has the wrong shape.
+        """
         masks = []
         for index, sample in enumerate(data_samples):
             if self.gt_key not in sample:
@@ -88,15 +112,41 @@ class BEVMapSegHead(BaseModule):
         return torch.stack(masks)
 
     def loss(self, feats: Tensor, data_samples: Sequence) -> Dict[str, Tensor]:
-        """Map-segmentation loss; returns ``{'loss_map': scalar}``."""
+        """Map-segmentation loss, one term per class as in BEVFusion.
+
+        Each class's loss is the mean over the batch and the grid of that class's sigmoid focal
+        loss (gamma 2, no alpha balancing) or binary cross-entropy; the terms are returned
+        separately, each multiplied by ``loss_weight``, and mmengine sums every ``loss*`` key,
+        so the map loss is the *sum* over classes (BEVFusion's ``BEVSegmentationHead``), not
+        their average.
+
+        Args:
+            feats: ``(B, C_in, Y_in, X_in)`` BEV features.
+            data_samples: ``B`` data samples holding ``gt_key`` ``(num_classes, X_out, Y_out)``
+                0/1 masks.
+
+        Returns:
+            dict: ``{'loss_map_<class>': scalar}`` for every class, e.g.
+            ``loss_map_drivable_area``.
+        """
         logits = self(feats)
         targets = self.gt_masks(data_samples).to(logits.device, logits.dtype)
-        if self.loss_type == 'focal':
-            loss = sigmoid_focal_loss(logits, targets)
-        else:
-            loss = F.binary_cross_entropy_with_logits(logits, targets)
-        return dict(loss_map=loss * self.loss_weight)
+        losses = {}
+        for index, name in enumerate(self.classes):
+            if self.loss_type == 'focal':
+                loss = sigmoid_focal_loss(logits[:, index], targets[:, index])
+            else:
+                loss = F.binary_cross_entropy_with_logits(logits[:, index], targets[:, index])
+            losses[f'loss_map_{name}'] = loss * self.loss_weight
+        return losses
 
     def predict(self, feats: Tensor) -> Tensor:
-        """``(B, num_classes, X_out, Y_out)`` probabilities in [0, 1]."""
+        """Per-class map probabilities.
+
+        Args:
+            feats: ``(B, C_in, Y_in, X_in)`` BEV features.
+
+        Returns:
+            Tensor: ``(B, num_classes, X_out, Y_out)`` probabilities in [0, 1].
+        """
         return self(feats).sigmoid()
