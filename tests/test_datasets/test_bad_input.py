@@ -14,8 +14,6 @@ import torch
 from mmengine.registry import DefaultScope
 
 from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 
 CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
            'CAM_BACK_RIGHT')
@@ -25,13 +23,9 @@ POINTS = dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('bad_input') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0061', ), num_keyframes=1),
-                       progress=False)
-    create_nuscenes_infos(str(out / 'nuscenes'), str(out / 'nuscenes'), 'v1.0-mini',
-                          max_sweeps=10, progress=False)
-    return out / 'nuscenes'
+def root(synthetic_world):
+    """The shared world's nuScenes root (read-only: every bad file is made in ``tmp_path``)."""
+    return synthetic_world.nuscenes
 
 
 def build(spec):

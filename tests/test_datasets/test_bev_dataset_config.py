@@ -9,22 +9,13 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
-
 CONFIG = Path(__file__).resolve().parents[2] / 'configs/_base_/datasets/synthetic-nus-bev.py'
 
 
 @pytest.fixture(scope='module')
-def cfg(tmp_path_factory):
-    out = tmp_path_factory.mktemp('bev_config') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0061', 'scene-0103'),
-                                             num_keyframes=1), progress=False)
-    root = out / 'nuscenes'
-    create_nuscenes_infos(str(root), str(root), 'v1.0-mini', max_sweeps=10, progress=False)
+def cfg(synthetic_world):
     cfg = Config.fromfile(str(CONFIG))
-    data_root = str(root) + '/'
+    data_root = str(synthetic_world.nuscenes) + '/'
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.dataset.data_root = data_root
         for step in loader.dataset.pipeline:
@@ -65,9 +56,10 @@ def check_packed(item, cfg):
     return sample
 
 
-def test_train_dataset_items(cfg):
+def test_train_dataset_items(cfg, synthetic_world):
     dataset = build_dataset(cfg.train_dataloader.dataset)
-    assert type(dataset).__name__ == 'NuScenesBEVDataset' and len(dataset) == 1
+    assert type(dataset).__name__ == 'NuScenesBEVDataset'
+    assert len(dataset) == synthetic_world.config.num_keyframes  # scene-0061's keyframes
     np.random.seed(0)
     first, second = dataset[0], dataset[0]
     sample = check_packed(first, cfg)

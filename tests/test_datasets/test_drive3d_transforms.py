@@ -4,9 +4,6 @@ import copy
 import numpy as np
 import pytest
 
-from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 from mmdet3d_plugin.synthetic.nuscenes_tables import LIDARSEG_INDEX
 from mmdet3d_plugin.synthetic.occupancy import LABELS, write_nuscenes_occupancy
 
@@ -17,14 +14,9 @@ CLASSES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 
 
 
 @pytest.fixture(scope='module')
-def world(tmp_path_factory):
-    out = tmp_path_factory.mktemp('transforms') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0061', 'scene-0103'),
-                                             num_keyframes=3), formats=('nuscenes', 'occ3d'),
-                       progress=False)
-    root = out / 'nuscenes'
-    create_nuscenes_infos(str(root), str(root), 'v1.0-mini', max_sweeps=10, progress=False)
-    return out
+def world(synthetic_world):
+    """The shared world's folder (``nuscenes/`` with its infos, ``occ3d/``)."""
+    return synthetic_world.out
 
 
 def run(world, pipeline, index=1):

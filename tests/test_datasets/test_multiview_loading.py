@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-from mmdet3d_plugin.synthetic import WorldConfig
 from mmdet3d_plugin.synthetic.classes import OBJECT_CLASSES
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 from mmdet3d_plugin.synthetic.nuscenes_tables import LIDARSEG_CLASSES
 
 CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
@@ -29,13 +26,8 @@ TRAIN_AUG = dict(type='ImageAug3D', final_dim=(128, 352), resize_lim=(0.8, 1.1),
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('multiview') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0061', ), num_keyframes=1),
-                       progress=False)
-    create_nuscenes_infos(str(out / 'nuscenes'), str(out / 'nuscenes'), 'v1.0-mini',
-                          max_sweeps=10, progress=False)
-    return out / 'nuscenes'
+def root(synthetic_world):
+    return synthetic_world.nuscenes
 
 
 def build(spec):
@@ -47,7 +39,7 @@ def build(spec):
 
 @pytest.fixture(scope='module')
 def loaded(root):
-    """Results of the only sample after LOADS (no packing)."""
+    """Results of the first train sample after LOADS (no packing)."""
     from mmdet3d.datasets import NuScenesDataset
     dataset = NuScenesDataset(data_root=str(root), ann_file='nuscenes_infos_train.pkl',
                               data_prefix=PREFIX, pipeline=[], filter_empty_gt=False,

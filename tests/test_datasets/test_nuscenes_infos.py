@@ -1,14 +1,10 @@
 """nuScenes v2 info creation: read by mmdet3d's NuScenesDataset and pipelines, sweeps exact."""
 import pickle
-import subprocess
-import sys
+import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 
 REPO = Path(__file__).resolve().parents[2]
 CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
@@ -16,23 +12,29 @@ CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BA
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
-    out = tmp_path_factory.mktemp('infos') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0061', 'scene-0103'),
-                                             num_keyframes=3), progress=False)
-    root = out / 'nuscenes'
-    subprocess.run([sys.executable, str(REPO / 'tools/create_data.py'), 'nuscenes', '--root-path',
-                    str(root), '--version', 'v1.0-mini', '--max-sweeps', '40'], check=True,
-                   cwd=str(out), capture_output=True)
-    return root
+def root(synthetic_world):
+    return synthetic_world.nuscenes
 
 
-def test_info_files_have_v2_layout_and_extras(root):
+@pytest.fixture(scope='module')
+def infos_dir(root, tmp_path_factory):
+    """Folder of the infos ``create_data.py nuscenes --max-sweeps 40`` writes for the shared
+    world (its main(), in this process; into ``--out-dir``: the shared world is read-only)."""
+    out = tmp_path_factory.mktemp('infos')
+    create_data = runpy.run_path(str(REPO / 'tools/create_data.py'))
+    create_data['main'](['nuscenes', '--root-path', str(root), '--version', 'v1.0-mini',
+                         '--max-sweeps', '40', '--out-dir', str(out)])
+    return out
+
+
+def test_info_files_have_v2_layout_and_extras(infos_dir, synthetic_world):
     for split, scene in (('train', 'scene-0061'), ('val', 'scene-0103')):
-        infos = pickle.load(open(root / f'nuscenes_infos_{split}.pkl', 'rb'))
-        assert infos['metainfo']['dataset'] == 'nuscenes' and infos['metainfo']['max_sweeps'] == 40
+        infos = pickle.load(open(infos_dir / f'nuscenes_infos_{split}.pkl', 'rb'))
+        meta = infos['metainfo']
+        assert meta['dataset'] == 'nuscenes' and meta['max_sweeps'] == 40
         data = infos['data_list']
-        assert len(data) == 3 and {d['scene_name'] for d in data} == {scene}
+        assert len(data) == synthetic_world.config.num_keyframes
+        assert {d['scene_name'] for d in data} == {scene}
         first = data[0]
         assert len(first['lidar_sweeps']) == 40  # the synthetic world has 40 lead sweeps
         assert set(first['images']) == set(CAMERAS)
@@ -42,7 +44,7 @@ def test_info_files_have_v2_layout_and_extras(root):
         assert first['instances'] and len(first['instances'][0]['bbox_3d']) == 7
 
 
-def test_mmdet3d_dataset_and_multisweep_loading(root):
+def test_mmdet3d_dataset_and_multisweep_loading(root, infos_dir):
     from mmdet3d.datasets import NuScenesDataset
     from mmdet3d.utils import register_all_modules
     register_all_modules(init_default_scope=False)
@@ -56,7 +58,8 @@ def test_mmdet3d_dataset_and_multisweep_loading(root):
         dict(type='LoadMultiViewImageFromFiles', to_float32=True),
         dict(type='Pack3DDetInputs', keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d']),
     ]
-    dataset = NuScenesDataset(data_root=str(root), ann_file='nuscenes_infos_val.pkl',
+    dataset = NuScenesDataset(data_root=str(root),
+                              ann_file=str(infos_dir / 'nuscenes_infos_val.pkl'),
                               data_prefix=prefix, pipeline=pipeline,
                               modality=dict(use_lidar=True, use_camera=True))
     sample = dataset[1]
@@ -69,10 +72,9 @@ def test_mmdet3d_dataset_and_multisweep_loading(root):
     assert len(gt.bboxes_3d) > 5 and gt.labels_3d.min() >= 0
 
 
-def test_sweep_transform_is_exact(root):
+def test_sweep_transform_is_exact(root, infos_dir):
     """Static ground points of a sweep, moved by lidar2sensor's inverse, lie on the ground."""
-    infos = pickle.load(open(root / 'nuscenes_infos_val.pkl', 'rb'))['data_list']
-    info = infos[2]
+    info = pickle.load(open(infos_dir / 'nuscenes_infos_val.pkl', 'rb'))['data_list'][2]
     lidar2ego = np.array(info['lidar_points']['lidar2ego'])
     sweep = info['lidar_sweeps'][20]
     points = np.fromfile(root / sweep['lidar_points']['lidar_path'], dtype=np.float32)

@@ -10,21 +10,17 @@ import pytest
 from mmdet3d_plugin.datasets.converters import create_occupancy_infos
 from mmdet3d_plugin.datasets.transforms.loading_occupancy import (LoadNuScenesOccupancyGT,
                                                                   LoadOcc3DGT)
-from mmdet3d_plugin.synthetic import (OccupancyGrid, SyntheticWorld, WorldConfig,
-                                      semantic_occupancy)
+from mmdet3d_plugin.structures import OccupancyGrid
+from mmdet3d_plugin.synthetic import semantic_occupancy
 from mmdet3d_plugin.synthetic.nuscenes_writer import sample_token
 
-CONFIG = WorldConfig(scene_names=('scene-0061', 'scene-0103'), num_keyframes=1)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
-def world_root(tmp_path_factory):
-    from mmdet3d_plugin.synthetic.generate import generate_synthetic
-    out = tmp_path_factory.mktemp('occ_infos') / 'world'
-    generate_synthetic(str(out), CONFIG, ('nuscenes', 'occ3d', 'nuscenes-occupancy'),
-                       progress=False)
-    return out
+def world_root(synthetic_world):
+    """The shared world's folder (``nuscenes/``, ``occ3d/``, ``nuscenes-occupancy/``)."""
+    return synthetic_world.out
 
 
 def load(path: str) -> dict:
@@ -32,13 +28,13 @@ def load(path: str) -> dict:
         return pickle.load(f)
 
 
-def test_infos_lead_the_loaders_to_each_keyframes_ground_truth(world_root, tmp_path):
+def test_infos_lead_the_loaders_to_each_keyframes_ground_truth(world_root, tiny_world, tmp_path):
     written = create_occupancy_infos(str(world_root / 'nuscenes'), str(tmp_path), 'v1.0-mini',
                                      'occ', max_sweeps=2, occ3d_path=str(world_root / 'occ3d'),
                                      occ_path=str(world_root / 'nuscenes-occupancy'),
                                      progress=False)
     assert sorted(written) == ['train', 'val']
-    world = SyntheticWorld(CONFIG)
+    world = tiny_world  # the world the files were written from
     scenes = {scene.name: scene for scene in world.scenes}
     checked = 0
     for split, path in written.items():
@@ -46,7 +42,8 @@ def test_infos_lead_the_loaders_to_each_keyframes_ground_truth(world_root, tmp_p
         meta = infos['metainfo']
         assert meta['occ3d_root'] == str(world_root / 'occ3d')
         assert meta['occ_root'] == str(world_root / 'nuscenes-occupancy')
-        assert len(infos['data_list']) == 1  # one keyframe of one scene per split
+        # one scene per split
+        assert len(infos['data_list']) == world.config.num_keyframes
         for info in infos['data_list']:
             assert len(info['lidar_sweeps']) == 2
             occ3d = LoadOcc3DGT(occ3d_root=meta['occ3d_root'])(dict(info))
@@ -58,15 +55,16 @@ def test_infos_lead_the_loaders_to_each_keyframes_ground_truth(world_root, tmp_p
             assert occ['gt_occ'].shape == (512, 512, 40) and occ['gt_occ'].dtype == np.uint8
             # the files are the ground truth of exactly this keyframe
             scene = scenes[info['scene_name']]
-            assert info['token'] == sample_token(scene, 0)
-            frame = world.frame(scene, scene.keyframe_times()[0])
+            keyframe = info['sample_idx']  # one scene per split
+            assert info['token'] == sample_token(scene, keyframe)
+            frame = world.frame(scene, scene.keyframe_times()[keyframe])
             np.testing.assert_array_equal(
                 occ3d['gt_occ'], semantic_occupancy(world, frame, OccupancyGrid.occ3d_nuscenes()))
             np.testing.assert_array_equal(
                 occ['gt_occ'],
                 semantic_occupancy(world, frame, OccupancyGrid.nuscenes_occupancy()))
             checked += 1
-    assert checked == 2
+    assert checked == 2 * world.config.num_keyframes
 
 
 def test_missing_ground_truth_is_named_and_nothing_written(world_root, tmp_path):

@@ -142,16 +142,9 @@ def test_missing_inputs_and_misordered_pipelines():
 
 # ---------------------------------------------------------------- on real synthetic samples
 @pytest.fixture(scope='module')
-def tiny_world(tmp_path_factory):
-    from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-    from mmdet3d_plugin.synthetic import WorldConfig
-    from mmdet3d_plugin.synthetic.generate import generate_synthetic
-    root = tmp_path_factory.mktemp('robustness') / 'synthetic'
-    generate_synthetic(str(root), WorldConfig(scene_names=('scene-0103', ), num_keyframes=2),
-                       formats=('nuscenes', ), progress=False)
-    nus = str(root / 'nuscenes')
-    create_nuscenes_infos(nus, nus, 'v1.0-mini', max_sweeps=10)
-    return nus + '/'
+def data_root(synthetic_world):
+    """The shared world's nuScenes root (val: scene-0103)."""
+    return str(synthetic_world.nuscenes) + '/'
 
 
 def dataset_with(pipeline, data_root):
@@ -174,22 +167,22 @@ def packed_points(dataset, index=0):
     return item['inputs']['points'], item['data_samples']
 
 
-def test_corrupted_lidar_pipeline_runs_on_synthetic_samples(tiny_world):
+def test_corrupted_lidar_pipeline_runs_on_synthetic_samples(data_root):
     clean_pipeline = lidar_only_pipeline()
     Compose(insert_corruption(clean_pipeline, Setting('beam_reduction', 1)).pipeline)  # builds
-    clean, sample = packed_points(dataset_with(clean_pipeline, tiny_world))
+    clean, sample = packed_points(dataset_with(clean_pipeline, data_root))
     boxes = sample.eval_ann_info['gt_bboxes_3d']
     assert len(boxes) > 0 and inside_boxes(clean, boxes).any()
 
     # MissingObjects 1.0 reads the boxes from eval_ann_info and empties every box
     pipeline = insert_corruption(clean_pipeline, Setting('missing_objects', 1.0)).pipeline
-    points, _ = packed_points(dataset_with(pipeline, tiny_world))
+    points, _ = packed_points(dataset_with(pipeline, data_root))
     assert 0 < len(points) < len(clean)
     assert not inside_boxes(points, boxes).any()
 
     # LimitedField 60: only points within +-60 degrees of ego forward (LIDAR_TOP +y) are left
     pipeline = insert_corruption(clean_pipeline, Setting('limited_field', 60)).pipeline
-    points, _ = packed_points(dataset_with(pipeline, tiny_world))
+    points, _ = packed_points(dataset_with(pipeline, data_root))
     azimuth = torch.rad2deg(torch.atan2(points[:, 1], points[:, 0])).numpy()
     assert 0 < len(points) < len(clean) / 2
     assert np.all(np.abs(azimuth - 90.0) <= 60.0 + 1.0)  # ego forward within a degree of +y
@@ -199,7 +192,7 @@ def test_corrupted_lidar_pipeline_runs_on_synthetic_samples(tiny_world):
 MULTIMODAL_CONFIG = REPO / 'configs/_base_/datasets/synthetic-nus-bev.py'
 
 
-def test_corrupted_multimodal_pipeline_runs_on_synthetic_samples(tiny_world):
+def test_corrupted_multimodal_pipeline_runs_on_synthetic_samples(data_root):
     """The camera + LiDAR + BEV-map base config (NuScenesBEVDataset, LoadSweepsWithRing,
     LoadMultiViewImages, ImageAug3D): the corruptions reach the packed inputs."""
     from mmdet3d_plugin.registry import DATASETS
@@ -211,8 +204,8 @@ def test_corrupted_multimodal_pipeline_runs_on_synthetic_samples(tiny_world):
         pipeline = copy.deepcopy(result.pipeline)
         for transform in pipeline:  # the map loader reads the expansion files of its own root
             if transform_name(transform) == 'LoadBEVMapGT':
-                transform['data_root'] = str(tiny_world)
-        cfg.update(data_root=tiny_world, pipeline=pipeline)
+                transform['data_root'] = data_root
+        cfg.update(data_root=data_root, pipeline=pipeline)
         item = DATASETS.build(cfg)[0]
         return result, item['inputs'], item['data_samples']
 

@@ -16,11 +16,9 @@ VAL_SCENES = ('scene-0103', 'scene-0916')  # nuScenes' mini_val split
 
 
 @pytest.fixture(scope='module')
-def dataroot(tmp_path_factory):
-    out = tmp_path_factory.mktemp('synthetic') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=VAL_SCENES, num_keyframes=4),
-                       progress=False)
-    return str(out / 'nuscenes')
+def dataroot(synthetic_world):
+    """The shared world's nuScenes root: scene-0061 (mini_train) and scene-0103 (mini_val)."""
+    return str(synthetic_world.nuscenes)
 
 
 @pytest.fixture(scope='module')
@@ -29,9 +27,10 @@ def nusc(dataroot):
     return NuScenes('v1.0-mini', dataroot, verbose=False)
 
 
-def test_devkit_reads_every_table_and_file(nusc, dataroot):
-    assert [s['name'] for s in nusc.scene] == list(VAL_SCENES)
-    assert len(nusc.sample) == 8
+def test_devkit_reads_every_table_and_file(nusc, dataroot, synthetic_world):
+    config = synthetic_world.config
+    assert [s['name'] for s in nusc.scene] == list(config.scene_names)
+    assert len(nusc.sample) == len(config.scene_names) * config.num_keyframes
     channels = {'LIDAR_TOP', 'CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK',
                 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT'}
     for sample in nusc.sample:
@@ -146,12 +145,10 @@ def test_generation_is_atomic(tmp_path, monkeypatch, workers):
     assert sorted(os.listdir(tmp_path)) == ['world']
 
 
-def test_occupancy_formats_use_the_nuscenes_tokens(tmp_path, nusc):
-    from mmdet3d_plugin.synthetic.occupancy import densify_nuscenes_occupancy
-    out = tmp_path / 'occ'
-    generate_synthetic(str(out), WorldConfig(scene_names=VAL_SCENES, num_keyframes=4),
-                       formats=('occ3d', 'nuscenes-occupancy'), progress=False)
-    for sample in nusc.sample[:2]:
+def test_occupancy_formats_use_the_nuscenes_tokens(synthetic_world, nusc):
+    from mmdet3d_plugin.structures import densify_nuscenes_occupancy
+    out = synthetic_world.out  # their writers derive the tokens themselves
+    for sample in nusc.sample:
         scene = nusc.get('scene', sample['scene_token'])
         labels = np.load(out / 'occ3d' / 'gts' / scene['name'] / sample['token'] / 'labels.npz')
         assert labels['semantics'].shape == (200, 200, 16)

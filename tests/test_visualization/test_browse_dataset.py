@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 from mmdet3d_plugin.visualization import bev_view, browse_sample, camera_view, occupancy_view
 from mmdet3d_plugin.visualization.map_masks import bev_map_masks
 from mmdet3d_plugin.visualization.nuscenes_access import (load_ego_sample, load_map,
@@ -21,7 +19,6 @@ from mmdet3d_plugin.visualization.palettes import MAP_COLORS
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = str(REPO / 'tools' / 'browse_dataset.py')
-SCENES = ('scene-0103', 'scene-0916')
 VERSION = 'v1.0-mini'
 
 
@@ -32,11 +29,9 @@ def run_tool(args, cwd):
 
 
 @pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp('browse') / 'synthetic'
-    generate_synthetic(str(out), WorldConfig(scene_names=SCENES, num_keyframes=2),
-                       formats=('nuscenes', 'occ3d'), progress=False)
-    return out
+def data(synthetic_world):
+    """The shared world's folder (``nuscenes/``, ``occ3d/``)."""
+    return synthetic_world.out
 
 
 @pytest.fixture(scope='module')
@@ -175,8 +170,10 @@ def test_bad_input_raises_errors_naming_what_was_expected(nusc, data, tmp_path):
         browse_sample(str(tmp_path / 'missing-root'), VERSION, str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"'v9\.9'.*v9\.9/.*versions present.*v1\.0-mini"):
         browse_sample(dataroot, 'v9.9', str(tmp_path))
-    with pytest.raises(IndexError, match=r'sample index 4 out of range.*sample\.json has 4'):
-        browse_sample(dataroot, VERSION, str(tmp_path), sample_index=4)
+    count = len(nusc.sample)
+    with pytest.raises(IndexError,
+                       match=rf'sample index {count} out of range.*sample\.json has {count}'):
+        browse_sample(dataroot, VERSION, str(tmp_path), sample_index=count)
     with pytest.raises(KeyError, match="sample token 'nope' not found"):
         browse_sample(dataroot, VERSION, str(tmp_path), sample_token='nope')
     empty = tmp_path / 'occ3d'

@@ -14,9 +14,6 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 from mmdet3d_plugin.visualization import camera_view, prediction_bev
 from mmdet3d_plugin.visualization.box_geometry import lidar_box_corners, transform_points
 from mmdet3d_plugin.visualization.camera_view import box_segments, corner_segments
@@ -57,14 +54,9 @@ def random_checkpoint(cfg: Config, path: Path) -> str:
 
 
 @pytest.fixture(scope='module')
-def world(tmp_path_factory):
-    out = tmp_path_factory.mktemp('pred_views') / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0061', 'scene-0103'),
-                                             num_keyframes=1), formats=('nuscenes', ),
-                       progress=False)
-    root = out / 'nuscenes'
-    create_nuscenes_infos(str(root), str(root), 'v1.0-mini', max_sweeps=10, progress=False)
-    return root
+def world(synthetic_world):
+    """The shared world's nuScenes root (with its infos)."""
+    return synthetic_world.nuscenes
 
 
 @pytest.fixture(scope='module')
