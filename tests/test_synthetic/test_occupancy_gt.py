@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from shapely.geometry import Point
 
-from mmdet3d_plugin.synthetic import MINI_SCENES, SyntheticWorld, WorldConfig
-from mmdet3d_plugin.synthetic.occupancy import (LABELS, NUSC_OCC_NOISE, OCC3D_CLASS_NAMES,
-                                                OCC3D_FREE, OccupancyGrid,
-                                                densify_nuscenes_occupancy, semantic_occupancy,
+from mmdet3d_plugin.structures import NUSC_OCC_NOISE_INDEX as NUSC_OCC_NOISE
+from mmdet3d_plugin.structures import OCC3D_CLASS_NAMES
+from mmdet3d_plugin.structures import OCC3D_FREE_INDEX as OCC3D_FREE
+from mmdet3d_plugin.structures import OccupancyGrid, densify_nuscenes_occupancy
+from mmdet3d_plugin.synthetic.occupancy import (LABELS, semantic_occupancy,
                                                 write_nuscenes_occupancy, write_occ3d)
 from mmdet3d_plugin.synthetic.visibility import (camera_visibility, lidar_mask,
                                                  lidar_visibility, occupancy_ground_truth)
@@ -23,8 +24,9 @@ SMALL_LIDAR = dict(point_cloud_range=(-20.0, -20.0, -5.0, 20.0, 20.0, 3.0),
 
 
 @pytest.fixture(scope='module')
-def world():
-    return SyntheticWorld(WorldConfig(scene_names=MINI_SCENES[:1], num_keyframes=2))
+def world(tiny_world):
+    """The shared in-memory world (its first scene's second keyframe is the test frame)."""
+    return tiny_world
 
 
 @pytest.fixture(scope='module')
@@ -76,8 +78,9 @@ def ground_layer(grid, world, frame):
 
 
 def test_grid_conventions_and_labels():
-    from mmdet3d_plugin.evaluation.metrics.occupancy import (NUSC_OCC_CLASS_NAMES,
-                                                             OCC3D_CLASS_NAMES as METRIC_NAMES)
+    from mmdet3d_plugin.evaluation.metrics.occ3d_metric import Occ3DMetric
+    from mmdet3d_plugin.structures import NUSC_OCC_CLASS_NAMES
+    METRIC_NAMES = Occ3DMetric().class_names
     occ3d, nusc = OccupancyGrid.occ3d_nuscenes(), OccupancyGrid.nuscenes_occupancy()
     assert (occ3d.shape, occ3d.voxel_size, occ3d.frame_of, occ3d.free_label) == (
         (200, 200, 16), (0.4, 0.4, 0.4), 'ego', 17)
