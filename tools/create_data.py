@@ -2,9 +2,10 @@
 """Dataset preparation.
 
     python tools/create_data.py synthetic --out data/synthetic [--scenes 10] [--keyframes 10] \
-        [--formats nuscenes occ3d kitti] [--workers N] [--overwrite]
+        [--test-scenes 2] [--formats nuscenes occ3d kitti] [--workers N] [--overwrite]
     python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --version v1.0-mini \
         [--max-sweeps 40]
+    python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --version v1.0-test
     python tools/create_data.py kitti --root-path data/synthetic/kitti [--out-dir DIR]
     python tools/create_data.py occ3d --root-path data/synthetic/nuscenes \
         --occ3d-path data/synthetic/occ3d [--occ-path data/synthetic/nuscenes-occupancy]
@@ -16,15 +17,19 @@
 devkit and mmdet3d exactly as the real dataset), ``<out>/occ3d`` (Occ3D-nuScenes gts/) and
 ``<out>/kitti`` (KITTI training/ and ImageSets/); ``--formats ... nuscenes-occupancy`` adds
 OpenOccupancy's sparse grids (~40 MB per keyframe, ~4 GB for the default world, so not by
-default). Scenes are written by ``--workers`` processes (default: the CPU cores) with the same
-bytes for any count; a tqdm bar on stderr counts keyframes, and a summary lists each format's
+default). ``--test-scenes N`` (default 2) adds an annotation-free test split named after the
+first N scenes of nuScenes' test split: ``<out>/nuscenes/v1.0-test`` tables (no annotations,
+no lidarseg) sharing samples/, sweeps/ and maps/, as nuScenes ships ``v1.0-test``.
+Scenes are written by ``--workers`` processes (default: the CPU cores) with the same bytes for
+any count; a tqdm bar on stderr counts keyframes, and a summary lists each format's
 folder, files and size. The output folder appears atomically when complete. Measured on the
 2-core machine while three other agents' jobs shared it (load average 4.7-6.4): the default
 world (10 scenes x 10 keyframes, nuscenes + occ3d + kitti, 610 MB) in 57.6 s wall (median of 3,
 52.5-61.1 s; 34 s CPU), nuscenes alone in 15.9 s, all four formats in 63-88 s (4.7 GB).
 
-``nuscenes`` writes mmdet3d v2 info files (``<extra-tag>_infos_{train,val}.pkl``) for real or
-synthetic nuScenes, with the extra fields occupancy/temporal models need (see
+``nuscenes`` writes mmdet3d v2 info files (``<extra-tag>_infos_{train,val}.pkl``;
+``_infos_test.pkl`` without instances for ``--version v1.0-test``) for real or synthetic
+nuScenes, with the extra fields occupancy/temporal models need (see
 ``mmdet3d_plugin.datasets.converters.nuscenes_infos``). ``kitti`` runs mmdet3d's own KITTI
 converter (shipped in the mmdet3d wheel) to ``kitti_infos_{train,val,trainval,test}.pkl`` (v2,
 with num_lidar_pts and difficulty) and ``training/velodyne_reduced``. ``occ3d`` /
@@ -36,7 +41,8 @@ exists, with the roots in ``metainfo`` (``occ3d_root`` / ``occ_root``) for ``Loa
 import argparse
 import time
 
-from mmdet3d_plugin.synthetic import MINI_SCENES, LidarSpec, WorldConfig
+from mmdet3d_plugin.synthetic import (MINI_SCENES, LidarSpec, WorldConfig,
+                                      nuscenes_test_scene_names)
 from mmdet3d_plugin.synthetic.generate import (DEFAULT_FORMATS, FORMATS, default_workers,
                                                describe_output, generate_synthetic)
 
@@ -48,6 +54,9 @@ def add_synthetic_parser(subparsers) -> None:
     p.add_argument('--scenes', type=int, default=len(MINI_SCENES),
                    help=f'number of scenes (at most {len(MINI_SCENES)}: named after nuScenes-mini)')
     p.add_argument('--keyframes', type=int, default=10, help='2 Hz keyframes per scene')
+    p.add_argument('--test-scenes', type=int, default=2,
+                   help='scenes of the annotation-free nuscenes/v1.0-test split, named after '
+                   "nuScenes' test scenes (0: none; needs the nuscenes format)")
     p.add_argument('--image-size', type=int, nargs=2, default=[400, 225], metavar=('W', 'H'))
     p.add_argument('--azimuth-steps', type=int, default=720, help='LiDAR rays per beam per turn')
     p.add_argument('--formats', nargs='+', default=list(DEFAULT_FORMATS), choices=FORMATS,
@@ -125,17 +134,23 @@ def main(argv=None):
     if args.command == 'synthetic':
         if not 1 <= args.scenes <= len(MINI_SCENES):
             parser.error(f'--scenes must be in [1, {len(MINI_SCENES)}], got {args.scenes}')
+        if args.test_scenes < 0:
+            parser.error(f'--test-scenes must be >= 0, got {args.test_scenes}')
+        if args.test_scenes and 'nuscenes' not in args.formats:
+            args.test_scenes = 0  # only the nuScenes format has a test split
         config = WorldConfig(seed=args.seed, scene_names=MINI_SCENES[:args.scenes],
                              num_keyframes=args.keyframes, image_size=tuple(args.image_size),
-                             lidar=LidarSpec(azimuth_steps=args.azimuth_steps))
+                             lidar=LidarSpec(azimuth_steps=args.azimuth_steps),
+                             test_scene_names=nuscenes_test_scene_names(args.test_scenes))
         if args.workers is not None and args.workers < 1:
             parser.error(f'--workers must be >= 1, got {args.workers}')
         workers = args.workers or default_workers()
         start = time.time()
         out = generate_synthetic(args.out, config, tuple(args.formats), overwrite=args.overwrite,
                                  workers=workers)
-        print(f'synthetic world ({args.scenes} scenes x {args.keyframes} keyframes) written to '
-              f'{out} in {time.time() - start:.1f} s with {workers} worker(s):')
+        test = f' + {args.test_scenes} test scenes' if args.test_scenes else ''
+        print(f'synthetic world ({args.scenes} scenes{test} x {args.keyframes} keyframes) '
+              f'written to {out} in {time.time() - start:.1f} s with {workers} worker(s):')
         for line in describe_output(out, args.formats):
             print(f'  {line}')
 

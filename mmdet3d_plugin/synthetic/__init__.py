@@ -9,7 +9,8 @@ from .occupancy import (OccupancyGrid, densify_nuscenes_occupancy, semantic_occu
                         write_nuscenes_occupancy, write_occ3d)
 from .road_map import RoadMap, build_road_map
 from .rig import CAMERA_NAMES, Sensor, build_rig
-from .scene import MINI_SCENES, Agent, Scene, build_scene, make_token
+from .scene import (MINI_SCENES, Agent, Scene, build_scene, make_token,
+                    nuscenes_test_scene_names)
 from .visibility import camera_mask, lidar_mask, occupancy_ground_truth
 from .world import FrameState, SyntheticWorld, WorldConfig
 
@@ -19,5 +20,5 @@ __all__ = [
     'make_token', 'CAMERA_NAMES', 'Sensor', 'build_rig', 'FrameState', 'SyntheticWorld',
     'WorldConfig', 'project_points', 'render_all', 'render_camera', 'OccupancyGrid',
     'semantic_occupancy', 'write_occ3d', 'write_nuscenes_occupancy', 'densify_nuscenes_occupancy',
-    'lidar_mask', 'camera_mask', 'occupancy_ground_truth'
+    'lidar_mask', 'camera_mask', 'occupancy_ground_truth', 'nuscenes_test_scene_names'
 ]

@@ -5,7 +5,10 @@ when complete. Scenes are independent (each one's LiDAR noise and camera noise a
 the world seed and the timestamp), so worker processes write whole scenes — every requested
 format of a scene at once, sharing each keyframe's LiDAR sweep and camera renders between the
 writers (:class:`FrameCache`) — and the parent merges the nuScenes table rows in scene order:
-the output is byte-for-byte the same for any number of workers.
+the output is byte-for-byte the same for any number of workers. A world with test scenes
+(``WorldConfig.test_scene_names``) also gets ``nuscenes/v1.0-test``: those scenes' sensor data
+in the same ``samples/``, ``sweeps/`` and ``maps/`` folders, without annotations or lidarseg,
+as nuScenes ships its test split (no other format has a test split).
 """
 import multiprocessing
 import os
@@ -31,6 +34,8 @@ FORMATS = ('nuscenes', 'occ3d', 'nuscenes-occupancy', 'kitti')
 #: nuScenes-Occupancy is left out by default: its 512x512x40 grids are ~40 MB per keyframe
 #: (~4 GB for the ten mini scenes) and take as long to write as the three others together.
 DEFAULT_FORMATS = ('nuscenes', 'occ3d', 'kitti')
+#: Table folder of the annotation-free test scenes.
+TEST_VERSION = 'v1.0-test'
 
 
 def write_occupancy_keyframe(world: SyntheticWorld, root: str, fmt: str, scene: Scene,
@@ -63,12 +68,21 @@ def write_scene(world: SyntheticWorld, out: str, formats: Sequence[str],
                 scene_index: int) -> Dict[str, List[dict]]:
     """Write every file of scene ``scene_index`` in ``formats`` under ``out/<format>``.
 
+    Indices past ``world.scenes`` are the test scenes (``world.test_scenes``, in order): their
+    nuScenes sensor data only, for the :data:`TEST_VERSION` tables.
+
     Returns:
         dict: The scene's nuScenes table rows (``{}`` without ``'nuscenes'``), for
         :meth:`NuScenesWriter.finish`.
     """
-    scene = world.scenes[scene_index]
     cache = FrameCache(world)
+    if scene_index >= len(world.scenes):
+        writer = NuScenesWriter(world, os.path.join(out, 'nuscenes'), TEST_VERSION,
+                                progress=False, cache=cache, annotations=False)
+        rows = writer.write_scene(world.test_scenes[scene_index - len(world.scenes)])
+        cache.clear()
+        return rows
+    scene = world.scenes[scene_index]
     rows = {}
     if 'nuscenes' in formats:
         writer = NuScenesWriter(world, os.path.join(out, 'nuscenes'), progress=False, cache=cache)
@@ -106,16 +120,18 @@ def default_workers() -> int:
 
 def _write_scenes(world: SyntheticWorld, out: str, formats: Tuple[str, ...], workers: int,
                   progress: bool) -> List[Dict[str, List[dict]]]:
-    """Write all scenes (``workers`` processes, or this one for 1); rows in scene order."""
-    num = len(world.scenes)
-    bar = tqdm(total=sum(s.num_keyframes for s in world.scenes), desc='synthetic world',
+    """Write all scenes, then the test scenes with ``'nuscenes'`` (``workers`` processes, or
+    this one for 1); rows in that order (see :func:`write_scene`)."""
+    scenes = world.scenes + (world.test_scenes if 'nuscenes' in formats else [])
+    num = len(scenes)
+    bar = tqdm(total=sum(s.num_keyframes for s in scenes), desc='synthetic world',
                unit='keyframe', disable=not progress, file=sys.stderr)
     rows: Dict[int, Dict[str, List[dict]]] = {}
     with bar:
         if workers <= 1 or num <= 1:
             for index in range(num):
                 rows[index] = write_scene(world, out, formats, index)
-                bar.update(world.scenes[index].num_keyframes)
+                bar.update(scenes[index].num_keyframes)
         else:
             # never 'fork': forking a process whose threads (OpenMP, tqdm's monitor, a test
             # runner's) hold locks deadlocks the children -- seen in a full pytest run
@@ -126,7 +142,7 @@ def _write_scenes(world: SyntheticWorld, out: str, formats: Tuple[str, ...], wor
                               (world.config, out, formats)) as pool:
                 for index, scene_rows in pool.imap_unordered(_scene_job, range(num)):
                     rows[index] = scene_rows
-                    bar.update(world.scenes[index].num_keyframes)
+                    bar.update(scenes[index].num_keyframes)
     return [rows[index] for index in range(num)]
 
 
@@ -137,7 +153,8 @@ def generate_synthetic(out: str, config: Optional[WorldConfig] = None, formats=D
 
     Args:
         out (str): Destination folder; must not exist unless ``overwrite``.
-        config (WorldConfig, optional): World sizes; defaults to the ten mini scenes.
+        config (WorldConfig, optional): World sizes; defaults to the ten mini scenes (and no
+            test scenes).
         formats (tuple): Formats to write, a subset of :data:`FORMATS`.
         overwrite (bool): Replace an existing ``out``.
         progress (bool): Show a progress bar (stderr) over the keyframes.
@@ -164,7 +181,12 @@ def generate_synthetic(out: str, config: Optional[WorldConfig] = None, formats=D
         world = SyntheticWorld(config)
         scene_rows = _write_scenes(world, tmp, formats, workers, progress)
         if 'nuscenes' in formats:
-            NuScenesWriter(world, os.path.join(tmp, 'nuscenes'), progress=False).finish(scene_rows)
+            num = len(world.scenes)
+            NuScenesWriter(world, os.path.join(tmp, 'nuscenes'),
+                           progress=False).finish(scene_rows[:num])
+            if world.test_scenes:
+                NuScenesWriter(world, os.path.join(tmp, 'nuscenes'), TEST_VERSION, progress=False,
+                               annotations=False).finish(scene_rows[num:])
         if 'kitti' in formats:
             write_image_sets(world, os.path.join(tmp, 'kitti'))
         with open(os.path.join(tmp, 'GENERATED.txt'), 'w') as f:

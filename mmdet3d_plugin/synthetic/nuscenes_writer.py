@@ -4,6 +4,9 @@ Produces every JSON table, ``samples/`` and ``sweeps/`` LiDAR files (``.pcd.bin`
 ``[x, y, z, intensity, ring]``), keyframe camera images (``.jpg``), lidarseg labels, the map
 expansion JSONs and map masks: ``nuscenes.NuScenes``, ``NuScenesMap``, ``DetectionEval`` and
 mmdet3d's converters read it as they read the real dataset. Every file is written atomically.
+With ``annotations=False`` it writes a split as nuScenes ships ``v1.0-test``: sensor data, poses,
+calibration, logs and maps, with empty ``sample_annotation`` and ``instance`` tables and no
+lidarseg.
 """
 import io
 import os
@@ -50,12 +53,15 @@ class NuScenesWriter:
             defaults to :func:`mmdet3d_plugin.synthetic.camera.render_all` (through ``cache``).
         progress (bool): Show a tqdm bar per scene.
         cache (FrameCache, optional): Keyframe sweeps and images shared with other writers.
+        annotations (bool): Write boxes (``sample_annotation``, ``instance``) and lidarseg;
+            ``False`` for an annotation-free test split (both tables empty, no lidarseg).
     """
 
     def __init__(self, world: SyntheticWorld, dataroot: str, version: str = 'v1.0-mini',
                  render_fn: Optional[Callable] = None, progress: bool = True,
-                 cache: Optional[FrameCache] = None):
+                 cache: Optional[FrameCache] = None, annotations: bool = True):
         self.world, self.dataroot, self.version = world, dataroot, version
+        self.annotations = annotations
         self.cache = cache if cache is not None else FrameCache(world)
         self.render_fn = render_fn
         self.progress = progress
@@ -94,6 +100,8 @@ class NuScenesWriter:
         self.tables['attribute'] = attribute_table()
         self.tables['visibility'] = visibility_table()
         self.tables['sensor'] = sensor_table()
+        for name in ('sample_annotation', 'instance'):  # empty lists in a test split
+            self.tables.setdefault(name, [])
         self._write_maps()
         table_dir = os.path.join(self.dataroot, self.version)
         for name, rows in self.tables.items():
@@ -132,8 +140,9 @@ class NuScenesWriter:
                                     is_key, 'pcd', 0, 0)
             lidar_rows.append(row)
             if is_key:
-                self._write_lidarseg(row['token'], frame, points, hit)
                 self._write_cameras(scene, frame, key_sample, calib, log_name)
+            if is_key and self.annotations:
+                self._write_lidarseg(row['token'], frame, points, hit)
                 for agent_idx, ann in self._annotations(frame, hit, key_sample):
                     instance_annotations[agent_idx].append(ann)
         _link(lidar_rows)

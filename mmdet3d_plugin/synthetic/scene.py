@@ -17,6 +17,18 @@ from .road_map import Lane, RoadMap
 #: The ten scenes of nuScenes v1.0-mini (the devkit's split lists use these names).
 MINI_SCENES = ('scene-0061', 'scene-0103', 'scene-0553', 'scene-0655', 'scene-0757',
                'scene-0796', 'scene-0916', 'scene-1077', 'scene-1094', 'scene-1100')
+
+
+def nuscenes_test_scene_names(count: int) -> Tuple[str, ...]:
+    """The first ``count`` scenes of nuScenes' test split (the devkit's
+    ``create_splits_scenes()['test']``), for :attr:`WorldConfig.test_scene_names`."""
+    from nuscenes.utils.splits import create_splits_scenes
+    names = create_splits_scenes()['test']
+    if not 0 <= count <= len(names):
+        raise ValueError(f'count must be in [0, {len(names)}] (nuScenes test scenes), got {count}')
+    return tuple(names[:count])
+
+
 #: The four locations NuScenesMap accepts.
 LOCATIONS = ('singapore-onenorth', 'boston-seaport', 'singapore-queenstown',
              'singapore-hollandvillage')

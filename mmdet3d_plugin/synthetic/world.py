@@ -1,6 +1,8 @@
 """The synthetic world as one object: map, rig, scenes, and the state of any scene at any time.
 
-``SyntheticWorld(WorldConfig(...))`` is deterministic in its config. ``frame()`` gives every
+``SyntheticWorld(WorldConfig(...))`` is deterministic in its config. ``scenes`` are annotated
+(nuScenes v1.0-mini and every other format); ``test_scenes`` (optional) are sensor data only,
+the nuScenes v1.0-test split. ``frame()`` gives every
 box (agents first, then buildings/trees) in the global frame with the ego and sensor poses;
 ``lidar_sweep()`` ray-casts LIDAR_TOP for that frame. Writers (nuScenes, Occ3D,
 nuScenes-Occupancy, KITTI) and the camera renderer consume these.
@@ -29,6 +31,9 @@ class WorldConfig:
         sweeps_per_keyframe (int): LiDAR sweeps per keyframe interval (10 = 20 Hz).
         lidar (LidarSpec): Beam layout of LIDAR_TOP.
         image_size (tuple): Camera image ``(width, height)``.
+        test_scene_names (tuple): Scenes of an annotation-free test split, written as nuScenes
+            ``v1.0-test`` beside the annotated scenes (name them after real test scenes,
+            :func:`~.scene.nuscenes_test_scene_names`, for the devkit's ``test`` split).
     """
     seed: int = 0
     scene_names: Tuple[str, ...] = MINI_SCENES
@@ -36,6 +41,7 @@ class WorldConfig:
     sweeps_per_keyframe: int = 10
     lidar: LidarSpec = field(default_factory=LidarSpec)
     image_size: Tuple[int, int] = (400, 225)
+    test_scene_names: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -77,10 +83,17 @@ class SyntheticWorld:
         self.config = config
         self.road_map: RoadMap = build_road_map(np.random.default_rng([config.seed, 1000]))
         self.rig: Dict[str, Sensor] = build_rig(config.image_size)
-        self.scenes: List[Scene] = [
-            build_scene(name, idx, self.road_map, config.seed, config.num_keyframes,
-                        config.sweeps_per_keyframe) for idx, name in enumerate(config.scene_names)
-        ]
+        clash = sorted(set(config.scene_names) & set(config.test_scene_names))
+        if clash:
+            raise ValueError(f'WorldConfig: scenes {clash} are in both scene_names and '
+                             'test_scene_names')
+        # test scenes continue the scene index (own seeds, locations, times): the annotated
+        # scenes are the same with or without a test split
+        names = tuple(config.scene_names) + tuple(config.test_scene_names)
+        scenes = [build_scene(name, idx, self.road_map, config.seed, config.num_keyframes,
+                              config.sweeps_per_keyframe) for idx, name in enumerate(names)]
+        self.scenes: List[Scene] = scenes[:len(config.scene_names)]
+        self.test_scenes: List[Scene] = scenes[len(config.scene_names):]
         statics = self.road_map.static_boxes
         self._static_boxes = np.array([list(b.center) + list(b.size) + [b.yaw] for b in statics])
         self._static_kinds = [b.kind for b in statics]
