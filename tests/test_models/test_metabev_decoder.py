@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from mmdet3d_plugin.metabev import BEVEvolvingDecoder, CrossModalDeformableAttention, MultiTaskMoEFFN
-from mmdet3d_plugin.metabev import cross_modal_attention
+from mmdet3d_plugin.metabev import (BEVEvolvingDecoder, CrossModalDeformableAttention,
+                                    MultiTaskMoEFFN, cross_modal_attention)
 from mmdet3d_plugin.models.detectors import draw_modality_drop
 
 
