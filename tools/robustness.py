@@ -49,6 +49,9 @@ def parse_args(argv=None):
     parser.add_argument('--metrics', nargs='+', metavar='SUFFIX',
                         help='extra table columns: metric keys ending with SUFFIX')
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle CHECKPOINT (it can run code: only for a file you '
+                        'trust); default: weights-only loading')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.num_workers=0')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -57,6 +60,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from mmdet3d_plugin.engine import CheckpointError
     from mmdet3d_plugin.robustness import run_robustness
     from mmdet3d_plugin.robustness.settings import parse_severities, select_settings
     try:  # validate the selection before anything is loaded
@@ -65,11 +69,16 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f'robustness.py: error: {error}', file=sys.stderr)
         return 2
-    records, paths = run_robustness(
-        args.config, args.checkpoint, args.work_dir, corruptions=args.corruptions,
-        severities=args.severities, quick=args.quick, seed=args.seed,
-        max_samples=args.max_samples, cfg_options=args.cfg_options, amp=args.amp,
-        metrics=args.metrics, progress=not args.no_progress)
+    try:
+        records, paths = run_robustness(
+            args.config, args.checkpoint, args.work_dir, corruptions=args.corruptions,
+            severities=args.severities, quick=args.quick, seed=args.seed,
+            max_samples=args.max_samples, cfg_options=args.cfg_options, amp=args.amp,
+            metrics=args.metrics, progress=not args.no_progress,
+            trust_checkpoint=args.trust_checkpoint)
+    except CheckpointError as error:
+        print(f'robustness.py: error: {type(error).__name__}: {error}', file=sys.stderr)
+        return 2
     with open(paths['md']) as f:
         print('\n' + f.read())
     counts = {status: sum(r['status'] == status for r in records)

@@ -6,14 +6,17 @@ Examples:
     python tools/train.py CONFIG --amp --cfg-options train_dataloader.batch_size=2
     python tools/train.py CONFIG --resume                # latest checkpoint in work_dir
     python tools/train.py CONFIG --max-epochs 24         # the schedule stretched to 24 epochs
+    python tools/train.py CONFIG --resume CKPT --trust-checkpoint   # fully unpickle CKPT
     bash tools/dist_train.sh CONFIG 8                     # 8 GPUs (or 8 Gloo processes on CPU)
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import (build_runner, exit_after_distributed_run, prepare_train_config,
+from mmdet3d_plugin.engine import (CheckpointError, build_runner, checkpoints_to_trust,
+                                    exit_after_distributed_run, prepare_train_config,
                                     shutdown_distributed)
 
 
@@ -28,6 +31,9 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or (no value) from the latest one '
                         'in the work directory')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle the checkpoint loaded by --resume / load_from (it '
+                        'can run code: only for a file you trust); default: weights-only loading')
     parser.add_argument('--max-epochs', type=int,
                         help='train this many epochs instead of the config\'s; the epoch-based '
                         'LR/momentum schedule is stretched to the new length')
@@ -44,7 +50,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    runner = build_runner(prepare_train_config(args))
+    cfg = prepare_train_config(args)
+    runner = build_runner(cfg, checkpoints_to_trust(cfg, args.trust_checkpoint))
     finished = False
     try:
         runner.train()
@@ -54,5 +61,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except CheckpointError as error:  # a refused or unreadable checkpoint: one line, no traceback
+        sys.exit(f'train.py: error: {type(error).__name__}: {error}')
     exit_after_distributed_run()

@@ -2,7 +2,7 @@
 """Render a model's predictions on one sample to PNGs.
 
     python tools/visualize_predictions.py CONFIG CHECKPOINT --out-dir work_dirs/predictions \
-        [--sample-index 0] [--score-thr 0.3] [--split val] [--device cpu]
+        [--sample-index 0] [--score-thr 0.3] [--split val] [--device cpu] [--trust-checkpoint]
 
 Writes ``pred_cameras.png`` (the six original camera images with predicted boxes, solid in the
 class colour, and GT boxes, dashed grey) and ``pred_bev.png`` (left: GT map masks, GT boxes and
@@ -29,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--split', choices=SPLITS, default='val',
                         help='dataloader of the config whose dataset is used')
     parser.add_argument('--device', default='cpu', help='device the model runs on, e.g. cuda:0')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle CHECKPOINT (it can run code: only for a file you '
+                        'trust); default: weights-only loading')
     return parser.parse_args(argv)
 
 
@@ -36,7 +39,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     return run_render('visualize_predictions.py', lambda: render_predictions(
         args.config, args.checkpoint, args.out_dir, sample_index=args.sample_index,
-        score_thr=args.score_thr, split=args.split, device=args.device, map_thr=args.map_thr))
+        score_thr=args.score_thr, split=args.split, device=args.device, map_thr=args.map_thr,
+        trust_checkpoint=args.trust_checkpoint))
 
 
 if __name__ == '__main__':

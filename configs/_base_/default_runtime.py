@@ -16,6 +16,12 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='nccl'))
 
+# every training logs its scalars (losses, lr, metrics) to <work_dir>/<timestamp>/vis_data/ as
+# JSON (LocalVisBackend) and as TensorBoard events: `tensorboard --logdir work_dirs` shows every
+# run's curves (the tensorboard package is in requirements/optional.txt)
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None

@@ -2,6 +2,8 @@
 
 Everything that depends on the machine lives here: the distributed backend (NCCL with GPUs,
 Gloo without, chosen automatically), the CPU-capable DDP wrapper, AMP switches and resume.
+Checkpoints are loaded safely (weights-only, see :mod:`.safe_load`) unless a tool's
+``--trust-checkpoint`` names the file to unpickle fully (:func:`checkpoints_to_trust`).
 """
 import atexit
 import logging
@@ -9,6 +11,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from typing import Sequence, Tuple
 
 import torch
 import torch.distributed as dist
@@ -17,6 +20,7 @@ from mmengine.logging import print_log
 
 from ..registry import RUNNERS
 from ..utils import register_all_modules
+from .runner import SafeCheckpointRunner
 from .schedule import set_max_epochs
 
 
@@ -120,22 +124,46 @@ def prepare_test_config(args) -> Config:
     return cfg
 
 
-def build_runner(cfg: Config):
+def checkpoints_to_trust(cfg: Config, trust: bool) -> Tuple[str, ...]:
+    """The checkpoint a prepared config will load, when the user trusts it (``--trust-checkpoint``).
+
+    Args:
+        cfg (Config): A config from :func:`prepare_train_config` / :func:`prepare_test_config`.
+        trust (bool): The tool's ``--trust-checkpoint`` flag.
+
+    Returns:
+        tuple[str]: ``(load_from,)``, or for an automatic resume the latest checkpoint in
+        ``work_dir``; empty when ``trust`` is False or nothing will be loaded.
+    """
+    if not trust:
+        return ()
+    path = cfg.get('load_from')
+    if path is None and cfg.get('resume', False):
+        from mmengine.runner import find_latest_checkpoint
+        path = find_latest_checkpoint(osp.abspath(cfg.work_dir))
+    return (str(path),) if path else ()
+
+
+def build_runner(cfg: Config, trusted_checkpoints: Sequence[str] = ()):
     """Register every module, set up CPU distributed if needed and build the Runner.
 
-    Checkpoints given to the tools (``--resume``, ``load_from``, ``tools/test.py CHECKPOINT``) are
-    trusted like the config, which is Python code the tools execute: mmengine checkpoints hold
-    numpy arrays and message-hub objects that torch>=2.6's ``weights_only`` loading rejects, so
-    the tools default ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (set it to 0 to refuse them).
+    Without ``runner_type`` the Runner is a :class:`SafeCheckpointRunner`: ``load_from``,
+    ``--resume`` and ``tools/test.py CHECKPOINT`` are unpickled weights-only with the short
+    allow-list of :mod:`mmdet3d_plugin.engine.safe_load`; a checkpoint needing anything else is
+    refused with an error naming the file, the globals and ``--trust-checkpoint``.
+
+    Args:
+        cfg (Config): The prepared config.
+        trusted_checkpoints (Sequence[str]): Paths to unpickle fully (the user trusts them;
+            see :func:`checkpoints_to_trust`).
     """
-    os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     register_all_modules(init_default_scope=False)
     cfg.setdefault('default_scope', 'mmdet3d_plugin')
     init_cpu_distributed(cfg.get('launcher', 'none'))
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    from mmengine.runner import Runner
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else SafeCheckpointRunner.from_cfg(cfg)
+    if trusted_checkpoints:
+        runner.trusted_checkpoints = tuple(trusted_checkpoints)
+    return runner
 
 
 def shutdown_distributed(synchronize: bool = True) -> None:

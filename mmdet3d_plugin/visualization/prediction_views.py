@@ -38,18 +38,21 @@ def load_config(cfg_or_path):
     return Config.fromfile(str(cfg_or_path))
 
 
-def build_model(cfg, checkpoint: str, device: str = 'cpu'):
-    """``cfg.model`` built through ``mmdet3d_plugin.registry.MODELS``, ``checkpoint`` loaded,
-    in eval mode on ``device`` (mmdet3d ``init_model`` style)."""
+def build_model(cfg, checkpoint: str, device: str = 'cpu', trust_checkpoint: bool = False):
+    """``cfg.model`` built through ``mmdet3d_plugin.registry.MODELS``, ``checkpoint`` loaded
+    (weights-only, or fully unpickled with ``trust_checkpoint``; see
+    :mod:`mmdet3d_plugin.engine.safe_load`), in eval mode on ``device`` (mmdet3d ``init_model``
+    style)."""
     from mmengine.registry import DefaultScope
-    from mmengine.runner import load_checkpoint
 
+    from ..engine.safe_load import load_model_checkpoint
     from ..registry import MODELS
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet3d_plugin')):
         model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    load_model_checkpoint(model, checkpoint, map_location='cpu', trusted=trust_checkpoint,
+                          logger='silent')
     return model.to(device).eval()
 
 
@@ -149,7 +152,7 @@ def _names(labels: np.ndarray, class_names: Sequence[str]) -> List[Optional[str]
 def _mask_names(masks, names: Optional[Sequence[str]]) -> Optional[tuple]:
     """Channel names of ``(C, X, Y)`` masks: ``names``, else BEVFusion's six map classes
     when ``C == 6``, else ``map_0 ... map_{C-1}`` (None without masks)."""
-    from ..evaluation.metrics.bev_map import BEV_MAP_CLASSES
+    from ..structures.bev_map import BEV_MAP_CLASSES
     if masks is None:
         return None
     if names is not None:
@@ -171,7 +174,8 @@ def _map_layout(dataset):
 @plain_style()
 def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir: str,
                        sample_index: int = 0, score_thr: float = 0.3, split: str = 'val',
-                       device: str = 'cpu', map_thr: float = 0.5) -> Dict[str, str]:
+                       device: str = 'cpu', map_thr: float = 0.5,
+                       trust_checkpoint: bool = False) -> Dict[str, str]:
     """Run a model on one sample and write ``pred_cameras.png`` and ``pred_bev.png``.
 
     Args:
@@ -184,6 +188,8 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
         split (str): ``'val'`` or ``'test'``.
         device (str): Where the model runs.
         map_thr (float): Predicted map probabilities at or above it are drawn.
+        trust_checkpoint (bool): Fully unpickle ``checkpoint`` (it can run code) instead of
+            the safe weights-only loading.
 
     Returns:
         dict: ``{'pred_cameras' | 'pred_bev': absolute PNG path}`` (no ``pred_cameras`` when
@@ -193,6 +199,7 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
         FileNotFoundError: Missing config, checkpoint or camera image.
         IndexError: ``sample_index`` out of range.
         KeyError / ValueError: Unknown split or a config without it.
+        CheckpointError: A refused, empty, truncated or foreign checkpoint (a ValueError).
     """
     from ..utils import register_all_modules
     register_all_modules(init_default_scope=False)
@@ -201,7 +208,7 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
     if not 0 <= sample_index < len(dataset):
         raise IndexError(f'sample index {sample_index} out of range: {split} split has '
                          f'{len(dataset)} samples, expected 0 <= index < {len(dataset)}')
-    model = build_model(cfg, checkpoint, device)
+    model = build_model(cfg, checkpoint, device, trust_checkpoint)
     item, result = predict_sample(model, dataset, sample_index)
     class_names = list(dataset.metainfo.get('classes') or [])
 

@@ -31,6 +31,7 @@ def test_config_builds_with_consistent_branch_shapes(config):
     cfg = Config.fromfile(config)
     assert cfg.default_scope == 'mmdet3d_plugin'
     assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
+    assert cfg.test_dataloader.dataset.pipeline == cfg.test_pipeline
     model = MODELS.build(cfg.model)
     in_channels = model.fuser.in_channels
     if model.has_camera:

@@ -42,6 +42,9 @@ def parse_args(argv=None):
         key = name.lower()
         parser.add_argument(f'--{key}-config', default=osp.join(REPO, DEFAULT_CONFIGS[name]))
         parser.add_argument(f'--{key}-checkpoint', help='skip training, evaluate this file')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle the --*-checkpoint files given (they can run code: '
+                        'only for files you trust); default: weights-only loading')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='passed to both tools/train.py and tools/robustness.py')
     parser.add_argument('--seed', type=int, default=0, help='training seed of both models')
@@ -74,11 +77,14 @@ def train(config: str, train_dir: str, cfg_options: List[str], seed: int, epochs
     return checkpoint
 
 
-def evaluate(config: str, checkpoint: str, study_dir: str, cfg_options: List[str]) -> Dict:
+def evaluate(config: str, checkpoint: str, study_dir: str, cfg_options: List[str],
+             trust_checkpoint: bool = False) -> Dict:
     """Run the three settings through tools/robustness.py; return ``{setting: metrics}``."""
     command = [sys.executable, osp.join(TOOLS, 'robustness.py'), config, checkpoint,
                '--work-dir', study_dir, '--corruptions', 'missing_lidar', 'missing_camera',
                '--no-progress']
+    if trust_checkpoint:
+        command.append('--trust-checkpoint')
     if cfg_options:
         command += ['--cfg-options'] + cfg_options
     run(command)
@@ -101,7 +107,8 @@ def main(argv=None) -> int:
         checkpoint = given or train(config, osp.join(run_dir, 'train'), args.cfg_options,
                                     args.seed, args.epochs)
         results[name] = evaluate(config, checkpoint, osp.join(run_dir, 'robustness'),
-                                 args.cfg_options)
+                                 args.cfg_options,
+                                 trust_checkpoint=bool(given) and args.trust_checkpoint)
         header.append(f'- {name}: `{osp.relpath(config, REPO)}`, checkpoint `{checkpoint}`'
                       + ('' if given else f' ({schedule}, seed {args.seed})'))
     tables = format_comparison(results, SETTINGS, header)

@@ -1,49 +1,69 @@
 # Real nuScenes for multi-modal BEV models (camera + LiDAR -> 3D detection and BEV map
-# segmentation), BEVFusion's data settings: 1600 x 900 images -> 704 x 256 (resize 0.38-0.55
-# in training, 0.48 at test), 10 LiDAR sweeps, [-54, 54] m, map GT [-50, 50] m at 0.5 m.
-# Same transforms and packed layout as the synthetic world (synthetic-nus-bev.py); only sizes,
-# paths, version and the class order (CenterPoint's, which CenterHead's task groups assume)
-# differ.
+# segmentation), BEVFusion's data settings: six cameras (1600 x 900 -> 704 x 256, resize
+# 0.38-0.55 in training, 0.48 at test), keyframe + 10 LiDAR sweeps, [-54, 54] m, detection GT
+# and six-class map GT rasterised through NuScenesMap ([-50, 50] m at 0.5 m), one global LiDAR
+# augmentation for points, boxes and map (lidar_aug_matrix) and per-view image augmentation
+# (img_aug_matrix). The class order is CenterPoint's (CenterHead's task groups assume it).
+# The synthetic world's base (synthetic-nus-bev.py) derives from this one.
 #
 #   python tools/create_data.py nuscenes --root-path data/nuscenes --version v1.0-trainval \
 #       --max-sweeps 10
-_base_ = ['./synthetic-nus-bev.py']
-
+#
+# Packed sample (Pack3DDetBEVInputs; see README "Multi-modal data contract"):
+#   inputs['img'] (6, 3, 256, 704) float32 BGR 0-255, inputs['points'] (P, 5) x y z intensity
+#   time_lag; data_sample.gt_masks_bev (6, 200, 200) uint8; metainfo cam2img / lidar2cam /
+#   lidar2img / cam2lidar / img_aug_matrix (6, 4, 4), lidar_aug_matrix (4, 4).
+# Evaluation: the devkit's DetectionEval (NuScenesMetric) and BEV map IoU.
 point_cloud_range = [-54.0, -54.0, -5.0, 54.0, 54.0, 3.0]
 class_names = [
     'car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle',
     'bicycle', 'pedestrian', 'traffic_cone'
 ]
+map_classes = ['drivable_area', 'ped_crossing', 'walkway', 'stop_line', 'carpark_area', 'divider']
+bev_xbound = [-50.0, 50.0, 0.5]  # BEV map GT (200 x 200), LiDAR frame, x index first
+bev_ybound = [-50.0, 50.0, 0.5]
+# the devkit's version and split come from here (the info files' own metainfo never overrides
+# NuScenesDataset's class-level default)
 metainfo = dict(classes=class_names, version='v1.0-trainval')
+dataset_type = 'NuScenesBEVDataset'  # mmdet3d's NuScenesDataset, key errors name the sample
 data_root = 'data/nuscenes/'
-image_size = (900, 1600)
-final_dim = (256, 704)
-train_resize_lim = (0.38, 0.55)
-test_resize_lim = (0.48, 0.48)
-bot_pct_lim = (0.0, 0.0)
-rot_lim = (-5.4, 5.4)
-map_classes = {{_base_.map_classes}}
-bev_xbound = {{_base_.bev_xbound}}
-bev_ybound = {{_base_.bev_ybound}}
-
-backend_args = None
+input_modality = dict(use_lidar=True, use_camera=True)
 cameras = ['CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
            'CAM_BACK_RIGHT']
-load_points = [
-    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5,
-         backend_args=backend_args),
-    dict(type='LoadSweepsWithRing', sweeps_num=10, load_dim=5, keep_ring=False,
-         pad_empty_sweeps=True, remove_close=True, backend_args=backend_args),
-]
-load_images = [dict(type='LoadMultiViewImages', cameras=cameras, backend_args=backend_args)]
-load_map = [dict(type='LoadBEVMapGT', data_root=data_root, classes=map_classes,
-                 xbound=bev_xbound, ybound=bev_ybound)]
-train_pipeline = load_points + load_images + [
+data_prefix = dict(pts='samples/LIDAR_TOP', sweeps='sweeps/LIDAR_TOP', img='',
+                   **{cam: f'samples/{cam}' for cam in cameras})
+backend_args = None
+
+# images: 1600 x 900 cameras -> 704 x 256 network input
+image_size = (900, 1600)  # (H, W) of the stored images
+final_dim = (256, 704)  # (H, W) of the network input
+train_resize_lim = (0.38, 0.55)
+test_resize_lim = (0.48, 0.48)
+bot_pct_lim = (0.0, 0.0)  # share of the resized height cut at the bottom (train draw)
+rot_lim = (-5.4, 5.4)  # degrees
+# points: keyframe x, y, z, intensity, ring + 10 sweeps -> x, y, z, intensity, time_lag
+sweeps_num = 10
+point_load_dim = 5
+point_dims = 5
+
+load_keyframe = dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=point_load_dim,
+                     use_dim=point_load_dim, backend_args=backend_args)
+# training takes a random sweeps_num of the infos' (up to 40) sweeps, evaluation the nearest
+# sweeps_num (test_mode): two evaluations of one checkpoint give the same scores
+load_sweeps = dict(type='LoadSweepsWithRing', sweeps_num=sweeps_num, load_dim=point_load_dim,
+                   keep_ring=False, pad_empty_sweeps=True, remove_close=True,
+                   backend_args=backend_args)
+load_test_sweeps = dict(load_sweeps, test_mode=True)
+load_views = dict(type='LoadMultiViewImages', cameras=cameras, backend_args=backend_args)
+load_map = dict(type='LoadBEVMapGT', data_root=data_root, classes=map_classes, xbound=bev_xbound,
+                ybound=bev_ybound)
+train_pipeline = [
+    load_keyframe, load_sweeps, load_views,
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
     dict(type='GlobalAugmentAll', rot_range=[-0.3925, 0.3925], scale_ratio_range=[0.9, 1.1],
          translation_std=[0.5, 0.5, 0.5], flip_ratio_bev_horizontal=0.5,
          flip_ratio_bev_vertical=0.5, bev_xbound=bev_xbound, bev_ybound=bev_ybound),
-] + load_map + [
+    load_map,  # after the augmentation: rasterised exactly in the augmented frame
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=train_resize_lim,
          bot_pct_lim=bot_pct_lim, rot_lim=rot_lim, rand_flip=True, is_train=True),
     dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
@@ -53,19 +73,28 @@ train_pipeline = load_points + load_images + [
     dict(type='Pack3DDetBEVInputs',
          keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev'])
 ]
-test_pipeline = load_points + load_images + load_map + [
+test_pipeline = [
+    load_keyframe, load_test_sweeps, load_views, load_map,
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=test_resize_lim,
          bot_pct_lim=(0.0, 0.0), is_train=False),
     dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='Pack3DDetBEVInputs', keys=['points', 'img', 'gt_masks_bev'])
 ]
+_dataset = dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
+                modality=input_modality, data_prefix=data_prefix, box_type_3d='LiDAR',
+                backend_args=backend_args)
 train_dataloader = dict(
-    batch_size=4, num_workers=4,
-    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
+    batch_size=4, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(ann_file='nuscenes_infos_train.pkl', pipeline=train_pipeline, test_mode=False,
+                 **_dataset))
 val_dataloader = dict(
-    num_workers=4,
-    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
+    batch_size=1, num_workers=4, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(ann_file='nuscenes_infos_val.pkl', pipeline=test_pipeline, test_mode=True,
+                 **_dataset))
 test_dataloader = val_dataloader
+
 val_evaluator = [
     dict(type='NuScenesMetric', data_root=data_root, ann_file=data_root + 'nuscenes_infos_val.pkl',
          metric='bbox'),

@@ -26,12 +26,15 @@ data_prefix = dict(pts='samples/LIDAR_TOP', sweeps='sweeps/LIDAR_TOP', img='',
 backend_args = None
 # points: x, y, z, intensity, ring -> after sweep accumulation x, y, z, intensity, time lag
 sweeps_num = 10
-load_points = [
-    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5,
-         backend_args=backend_args),
-    dict(type='LoadPointsFromMultiSweeps', sweeps_num=sweeps_num, use_dim=[0, 1, 2, 3, 4],
-         pad_empty_sweeps=True, remove_close=True, backend_args=backend_args),
-]
+load_keyframe = dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5,
+                     backend_args=backend_args)
+# training takes a random sweeps_num of the infos' (up to 40) sweeps, evaluation the nearest
+# sweeps_num (test_mode): two evaluations of one checkpoint give the same scores
+load_sweeps = dict(type='LoadPointsFromMultiSweeps', sweeps_num=sweeps_num,
+                   use_dim=[0, 1, 2, 3, 4], pad_empty_sweeps=True, remove_close=True,
+                   backend_args=backend_args)
+load_test_sweeps = dict(load_sweeps, test_mode=True)
+load_points = [load_keyframe, load_sweeps]
 train_pipeline = load_points + [
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
     dict(type='GlobalRotScaleTrans', rot_range=[-0.3925, 0.3925], scale_ratio_range=[0.95, 1.05],
@@ -43,7 +46,8 @@ train_pipeline = load_points + [
     dict(type='PointShuffle'),
     dict(type='Pack3DDetInputs', keys=['points', 'gt_bboxes_3d', 'gt_labels_3d'])
 ]
-test_pipeline = load_points + [
+test_pipeline = [
+    load_keyframe, load_test_sweeps,
     dict(type='MultiScaleFlipAug3D', img_scale=(1333, 800), pts_scale_ratio=1, flip=False,
          transforms=[
              dict(type='GlobalRotScaleTrans', rot_range=[0, 0], scale_ratio_range=[1., 1.],
@@ -72,6 +76,3 @@ val_evaluator = dict(type='NuScenesMetric', data_root=data_root,
                      ann_file=data_root + 'nuscenes_infos_val.pkl', metric='bbox',
                      backend_args=backend_args)
 test_evaluator = val_evaluator
-
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='visualizer')

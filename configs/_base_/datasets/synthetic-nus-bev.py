@@ -1,7 +1,7 @@
 # The synthetic nuScenes world for multi-modal BEV models (camera + LiDAR -> 3D detection and BEV
-# map segmentation), BEVFusion-style: six cameras, keyframe + 10 LiDAR sweeps, detection GT and
-# six-class map GT rasterised through NuScenesMap, one global LiDAR augmentation for points,
-# boxes and map (lidar_aug_matrix) and per-view image augmentation (img_aug_matrix).
+# map segmentation): the real nuScenes base nus-bev-3d.py (six cameras, keyframe + 10 LiDAR
+# sweeps, six-class map GT, GlobalAugmentAll + ImageAug3D, the same loaders) with the world's
+# data root, version, class order, image and point-cloud sizes and CPU loader settings.
 #
 #   python tools/create_data.py synthetic --out data/synthetic
 #   python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --version v1.0-mini
@@ -11,22 +11,15 @@
 #   time_lag; data_sample.gt_masks_bev (6, 200, 200) uint8; metainfo cam2img / lidar2cam /
 #   lidar2img / cam2lidar / img_aug_matrix (6, 4, 4), lidar_aug_matrix (4, 4).
 # Evaluation: the devkit's DetectionEval (NuScenesMetric on v1.0-mini) and BEV map IoU.
+_base_ = ['./nus-bev-3d.py']
+
 point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
 class_names = [
     'car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle',
     'pedestrian', 'traffic_cone', 'barrier'
 ]
-map_classes = ['drivable_area', 'ped_crossing', 'walkway', 'stop_line', 'carpark_area', 'divider']
-bev_xbound = [-50.0, 50.0, 0.5]  # BEV map GT (200 x 200), LiDAR frame, x index first
-bev_ybound = [-50.0, 50.0, 0.5]
 metainfo = dict(classes=class_names, version='v1.0-mini')
-dataset_type = 'NuScenesBEVDataset'  # mmdet3d's NuScenesDataset, key errors name the sample
 data_root = 'data/synthetic/nuscenes/'
-input_modality = dict(use_lidar=True, use_camera=True)
-cameras = ['CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-           'CAM_BACK_RIGHT']
-data_prefix = dict(pts='samples/LIDAR_TOP', sweeps='sweeps/LIDAR_TOP', img='',
-                   **{cam: f'samples/{cam}' for cam in cameras})
 backend_args = None
 
 # images: 400 x 225 synthetic cameras -> 352 x 128 network input (BEVFusion: 1600 x 900 ->
@@ -36,29 +29,25 @@ final_dim = (128, 352)  # (H, W) of the network input
 train_resize_lim = (0.86, 1.0)
 test_resize_lim = (0.93, 0.93)
 bot_pct_lim = (0.0, 0.22)  # share of the resized height cut at the bottom (train draw)
-rot_lim = (-5.4, 5.4)  # degrees
-# points: keyframe x, y, z, intensity, ring + 10 sweeps -> x, y, z, intensity, time_lag
-sweeps_num = 10
-point_load_dim = 5
-point_dims = 5
 
-load_points = [
-    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=point_load_dim,
-         use_dim=point_load_dim, backend_args=backend_args),
-    dict(type='LoadSweepsWithRing', sweeps_num=sweeps_num, load_dim=point_load_dim,
-         keep_ring=False, pad_empty_sweeps=True, remove_close=True, backend_args=backend_args),
-]
-load_images = [dict(type='LoadMultiViewImages', cameras=cameras, backend_args=backend_args)]
-load_map = [dict(type='LoadBEVMapGT', data_root=data_root, classes=map_classes,
-                 xbound=bev_xbound, ybound=bev_ybound)]
-train_pipeline = load_points + load_images + [
+# nus-bev-3d.py's pipelines at these sizes (a base's lists are replaced, not merged); the
+# point and image loaders are the base's own (test: the nearest sweeps, test_mode=True)
+map_classes = {{_base_.map_classes}}
+bev_xbound = {{_base_.bev_xbound}}
+bev_ybound = {{_base_.bev_ybound}}
+load_keyframe = {{_base_.load_keyframe}}
+load_views = {{_base_.load_views}}
+load_map = dict(type='LoadBEVMapGT', data_root=data_root, classes=map_classes, xbound=bev_xbound,
+                ybound=bev_ybound)
+train_pipeline = [
+    load_keyframe, {{_base_.load_sweeps}}, load_views,
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
     dict(type='GlobalAugmentAll', rot_range=[-0.3925, 0.3925], scale_ratio_range=[0.95, 1.05],
          translation_std=[0.0, 0.0, 0.0], flip_ratio_bev_horizontal=0.5,
          flip_ratio_bev_vertical=0.5, bev_xbound=bev_xbound, bev_ybound=bev_ybound),
-] + load_map + [  # after the augmentation: rasterised exactly in the augmented frame
+    load_map,  # after the augmentation: rasterised exactly in the augmented frame
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=train_resize_lim,
-         bot_pct_lim=bot_pct_lim, rot_lim=rot_lim, rand_flip=True, is_train=True),
+         bot_pct_lim=bot_pct_lim, rot_lim={{_base_.rot_lim}}, rand_flip=True, is_train=True),
     dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
@@ -66,25 +55,19 @@ train_pipeline = load_points + load_images + [
     dict(type='Pack3DDetBEVInputs',
          keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev'])
 ]
-test_pipeline = load_points + load_images + load_map + [
+test_pipeline = [
+    load_keyframe, {{_base_.load_test_sweeps}}, load_views, load_map,
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=test_resize_lim,
          bot_pct_lim=(0.0, 0.0), is_train=False),
     dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='Pack3DDetBEVInputs', keys=['points', 'img', 'gt_masks_bev'])
 ]
-_dataset = dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                modality=input_modality, data_prefix=data_prefix, box_type_3d='LiDAR',
-                backend_args=backend_args)
+_dataset = dict(data_root=data_root, metainfo=metainfo)  # what the dataloaders below override
 train_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(ann_file='nuscenes_infos_train.pkl', pipeline=train_pipeline, test_mode=False,
-                 **_dataset))
+    batch_size=2, num_workers=2,
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(ann_file='nuscenes_infos_val.pkl', pipeline=test_pipeline, test_mode=True,
-                 **_dataset))
+    num_workers=1, dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = [
@@ -93,6 +76,3 @@ val_evaluator = [
     dict(type='BEVMapSegMetric', class_names=map_classes),
 ]
 test_evaluator = val_evaluator
-
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='visualizer')

@@ -60,9 +60,11 @@ model = dict(
         loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
         loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
         norm_bbox=True),
+    # the map loss is BEVFusion's sum over the six classes of each class's mean focal loss;
+    # 4 / 6 keeps the effective weight tuned for the earlier mean over classes (x 4.0)
     seg_head=dict(type='BEVMapSegHead', in_channels=128, input_xbound=bev_bound,
                   input_ybound=bev_bound, hidden_channels=32, loss='focal',
-                  loss_weight=4.0),
+                  loss_weight=4.0 / 6),
     train_cfg=dict(pts=dict(
         grid_size=grid_size, voxel_size=voxel_size, out_size_factor=2, dense_reg=1,
         gaussian_overlap=0.1, max_objs=500, min_radius=2,

@@ -30,9 +30,6 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ...structures.occupancy_labels import (NUSC_OCC_CLASS_NAMES,  # noqa: F401
-                                            NUSC_OCC_FREE_INDEX, NUSC_OCC_NOISE_INDEX,
-                                            OCC3D_CLASS_NAMES, OCC3D_FREE_INDEX)
 from .array_checks import (as_bool_mask, check_integer_labels, check_label_range, check_shape,
                            to_numpy)
 
