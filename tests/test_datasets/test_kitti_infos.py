@@ -13,23 +13,15 @@ import torch
 from kitti_eval_cpu import use_cpu_rotate_iou
 
 from mmdet3d_plugin.datasets.converters.kitti_infos import create_kitti_infos
-from mmdet3d_plugin.synthetic import WorldConfig
-from mmdet3d_plugin.synthetic.generate import generate_synthetic
 
 CLASSES = ['Pedestrian', 'Cyclist', 'Car']  # mmdet3d's kitti-3d-3class
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
-def kitti_root(tmp_path_factory):
-    # full-size images: KITTI's difficulty levels are in pixels of a ~720 px focal length
-    config = WorldConfig(scene_names=('scene-0061', 'scene-0103'), num_keyframes=3,
-                         image_size=(1600, 900))
-    out = tmp_path_factory.mktemp('kitti_infos') / 'world'
-    generate_synthetic(str(out), config, formats=('kitti', ), progress=False, workers=1)
-    root = str(out / 'kitti')
-    create_kitti_infos(root)
-    return root
+def kitti_root(kitti_world):
+    """The shared full-size KITTI world, converted by ``create_kitti_infos`` (its own root)."""
+    return str(kitti_world.kitti)
 
 
 def load(path: str) -> dict:

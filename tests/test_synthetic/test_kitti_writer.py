@@ -17,25 +17,24 @@ from mmdet3d_plugin.synthetic.kitti_writer import (MINI_VAL_SCENES, kitti_calib,
                                                    kitti_objects, velodyne_points, write_kitti)
 from mmdet3d_plugin.synthetic.rig import yaw_matrix
 
-SCENES = ('scene-0061', 'scene-0103')  # one scene of nuScenes' mini_train, one of mini_val
 KITTI_TYPES = {'Car', 'Van', 'Truck', 'Pedestrian', 'Person_sitting', 'Cyclist', 'Tram', 'Misc',
                'DontCare'}
 CLASSES = ('Pedestrian', 'Cyclist', 'Car', 'Van', 'Truck', 'Person_sitting', 'Tram', 'Misc')
 
 
 @pytest.fixture(scope='module')
-def world():
-    # nuScenes' full image size: KITTI's difficulty levels are in pixels of a ~720 px focal
-    # length, the default 400 x 225 images (316 px) shrink every object below them
-    return SyntheticWorld(WorldConfig(scene_names=SCENES, num_keyframes=3,
-                                      image_size=(1600, 900)))
+def world(kitti_world):
+    """The shared KITTI world in memory: one scene of nuScenes' mini_train and one of mini_val,
+    at nuScenes' full image size (KITTI's difficulty levels are in pixels of a ~720 px focal
+    length; the default 400 x 225 images, 316 px, shrink every object below them)."""
+    return SyntheticWorld(kitti_world.config)
 
 
 @pytest.fixture(scope='module')
-def root(world, tmp_path_factory):
-    out = tmp_path_factory.mktemp('kitti')
-    write_kitti(world, str(out), progress=False)
-    return str(out)
+def root(kitti_world):
+    """Its KITTI files (written by ``generate_synthetic``, i.e. ``write_kitti_scene`` per scene
+    and ``write_image_sets``; also holding mmdet3d's infos and ``velodyne_reduced``)."""
+    return str(kitti_world.kitti)
 
 
 def read_label(path: str) -> dict:
@@ -157,12 +156,18 @@ def test_label_conventions_agree_with_mmdet3d_for_an_oblique_car(world):
 
 def test_generate_synthetic_writes_kitti(tmp_path):
     out = tmp_path / 'world'
-    generate_synthetic(str(out), WorldConfig(scene_names=('scene-0916', ), num_keyframes=1),
-                       formats=('kitti', ), progress=False)
+    config = WorldConfig(scene_names=('scene-0916', ), num_keyframes=1)
+    generate_synthetic(str(out), config, formats=('kitti', ), progress=False)
     assert sorted(os.listdir(out)) == ['GENERATED.txt', 'kitti']
     assert (out / 'kitti' / 'ImageSets' / 'val.txt').read_text() == '000000\n'
     assert (out / 'kitti' / 'ImageSets' / 'train.txt').read_text() == ''
     assert (out / 'kitti' / 'training' / 'velodyne' / '000000.bin').stat().st_size % 16 == 0
+    # write_kitti alone writes the same files
+    write_kitti(SyntheticWorld(config), str(tmp_path / 'alone'), progress=False)
+    files = {p.relative_to(out / 'kitti'): p.read_bytes()
+             for p in (out / 'kitti').rglob('*') if p.is_file()}
+    assert files == {p.relative_to(tmp_path / 'alone'): p.read_bytes()
+                     for p in (tmp_path / 'alone').rglob('*') if p.is_file()}
     with pytest.raises(TypeError, match='world'):
         write_kitti('not a world', str(tmp_path / 'bad'))
 

@@ -44,7 +44,11 @@ def test_unknown_corruption_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope='module')
 def tiny_checkpoint(tmp_path_factory):
-    """(cwd holding data/synthetic/nuscenes, checkpoint path)."""
+    """(cwd holding data/synthetic/nuscenes, checkpoint path).
+
+    Its own world, not the shared one: the config's relative data_root needs the world under
+    the tool's working directory, and the measured scores above are for these 4 keyframes.
+    """
     from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
     from mmdet3d_plugin.synthetic import WorldConfig
     from mmdet3d_plugin.synthetic.generate import generate_synthetic

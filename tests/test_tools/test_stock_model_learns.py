@@ -75,6 +75,7 @@ def metric(log: str, name: str) -> float:
 
 @pytest.mark.slow
 def test_pointpillars_learns_on_the_synthetic_world(tmp_path):
+    # its own world, not the shared tiny one: the default world, made as users make it
     # the config's relative data_root (data/synthetic/nuscenes/) resolves under tmp_path
     create_data = [sys.executable, str(REPO / 'tools/create_data.py')]
     run(create_data + ['synthetic', '--out', 'data/synthetic'], tmp_path, timeout=300)
