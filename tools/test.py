@@ -5,14 +5,15 @@ Examples:
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --amp --work-dir work_dirs/eval
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
+    python tools/test.py CONFIG CHECKPOINT --submit OUT_DIR   # nuScenes test-server submission
 """
 import argparse
 import os
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import (build_runner, exit_after_distributed_run, prepare_test_config,
-                                    shutdown_distributed)
+from mmdet3d_plugin.engine import (build_runner, checkpoints_to_trust, exit_after_distributed_run,
+                                    prepare_test_config, shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -21,11 +22,19 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for logs and evaluation results')
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle CHECKPOINT (it can run code: only for a file you '
+                        'trust); default: weights-only loading')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--submit', metavar='OUT_DIR',
+                        help='run --split without annotations and write the nuScenes detection '
+                        'submission OUT_DIR/results_nusc.{json,zip}, validated')
+    parser.add_argument('--split', choices=['test', 'val'], default='test',
+                        help='split of --submit (default test: v1.0-test, <prefix>_infos_test.pkl)')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -33,10 +42,17 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    runner = build_runner(prepare_test_config(args))
+    cfg = prepare_test_config(args)
+    plan = None
+    if args.submit:
+        from mmdet3d_plugin.engine.submission import prepare_submission
+        plan = prepare_submission(cfg, args.submit, args.split, args.config)
+    runner = build_runner(cfg, checkpoints_to_trust(cfg, args.trust_checkpoint))
     finished = False
     try:
         metrics = runner.test()
+        if plan is not None:
+            metrics = plan.finish_and_report()
         finished = True
     finally:
         shutdown_distributed(synchronize=finished)
