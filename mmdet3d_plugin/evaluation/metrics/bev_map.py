@@ -18,9 +18,6 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
-# TEMPORARY (issue #8, removed once the map head and the prediction views import it from
-# mmdet3d_plugin.structures): the old import path, for files still being edited.
-from ...structures.bev_map import BEV_MAP_CLASSES  # noqa: F401
 from .array_checks import check_shape, to_numpy
 
 #: BEVFusion's probability thresholds 0.35, 0.40, ..., 0.65.
