@@ -123,3 +123,26 @@ def test_submit_writes_a_devkit_loadable_zip_with_every_test_sample(world_and_ch
         assert archive.namelist() == ['results_nusc.json']
         assert json.loads(archive.read('results_nusc.json')) == json.loads(
             (sub / 'results_nusc.json').read_text())
+
+
+@pytest.mark.slow
+def test_finish_refuses_a_submission_missing_a_test_sample(world_and_checkpoint, tmp_path):
+    """What the tool does after the test run when a sample has no result (e.g. an info file
+    that lost a sample): every reason, and no results_nusc.* written."""
+    from mmdet3d_plugin.engine.submission import SubmissionPlan
+    from mmdet3d_plugin.evaluation.submission import SubmissionError, split_sample_tokens
+    cwd, _ = world_and_checkpoint
+    nus = str(cwd / 'data/synthetic/nuscenes')
+    tokens = split_sample_tokens(nus, 'v1.0-test', 'test')
+    meta = dict(use_camera=False, use_lidar=True, use_radar=False, use_map=False,
+                use_external=False)
+    plan = SubmissionPlan(str(tmp_path), nus, 'v1.0-test', 'test', 'nuscenes_infos_test.pkl',
+                          meta)
+    os.makedirs(os.path.dirname(plan.formatted_json))
+    with open(plan.formatted_json, 'w') as f:
+        json.dump({'meta': meta, 'results': {t: [] for t in tokens[1:]}}, f)
+    with pytest.raises(SubmissionError) as info:
+        plan.finish_and_report()
+    assert f'1 of the {len(tokens)} sample tokens of the split are missing' in str(info.value)
+    assert tokens[0] in str(info.value)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith('results_nusc')]
