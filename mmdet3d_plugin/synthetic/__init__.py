@@ -5,8 +5,7 @@ on it."""
 from .camera import project_points, render_all, render_camera
 from .classes import CLASS_BY_NAME, DETECTION_NAMES, OBJECT_CLASSES, ObjectClass
 from .lidar import GROUND, LidarSpec, cast_sweep
-from .occupancy import (OccupancyGrid, densify_nuscenes_occupancy, semantic_occupancy,
-                        write_nuscenes_occupancy, write_occ3d)
+from .occupancy import semantic_occupancy, write_nuscenes_occupancy, write_occ3d
 from .road_map import RoadMap, build_road_map
 from .rig import CAMERA_NAMES, Sensor, build_rig
 from .scene import (MINI_SCENES, Agent, Scene, build_scene, make_token,
@@ -18,7 +17,7 @@ __all__ = [
     'CLASS_BY_NAME', 'DETECTION_NAMES', 'OBJECT_CLASSES', 'ObjectClass', 'GROUND', 'LidarSpec',
     'cast_sweep', 'RoadMap', 'build_road_map', 'MINI_SCENES', 'Agent', 'Scene', 'build_scene',
     'make_token', 'CAMERA_NAMES', 'Sensor', 'build_rig', 'FrameState', 'SyntheticWorld',
-    'WorldConfig', 'project_points', 'render_all', 'render_camera', 'OccupancyGrid',
-    'semantic_occupancy', 'write_occ3d', 'write_nuscenes_occupancy', 'densify_nuscenes_occupancy',
-    'lidar_mask', 'camera_mask', 'occupancy_ground_truth', 'nuscenes_test_scene_names'
+    'WorldConfig', 'project_points', 'render_all', 'render_camera', 'semantic_occupancy',
+    'write_occ3d', 'write_nuscenes_occupancy', 'lidar_mask', 'camera_mask',
+    'occupancy_ground_truth', 'nuscenes_test_scene_names'
 ]

@@ -28,9 +28,6 @@ import numpy as np
 import shapely
 
 from ..structures.occupancy_grid import FRAMES, OccupancyGrid, sparsify_nuscenes_occupancy
-# TEMPORARY (issue #8, removed once synthetic/__init__.py, being edited elsewhere, stops
-# importing it from here): the old import path.
-from ..structures.occupancy_grid import densify_nuscenes_occupancy  # noqa: F401
 from ..structures.occupancy_labels import OCC3D_CLASS_NAMES
 from ..structures.occupancy_labels import OCC3D_FREE_INDEX as OCC3D_FREE
 from ..utils.atomic_io import atomic_path
