@@ -19,10 +19,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
+from ..structures.occupancy_grid import OccupancyGrid
 from .frame_cache import FrameCache
 from .kitti_writer import write_image_sets, write_kitti_scene
 from .nuscenes_writer import NuScenesWriter, sample_data_token, sample_token
-from .occupancy import OccupancyGrid, semantic_occupancy, write_nuscenes_occupancy, write_occ3d
+from .occupancy import semantic_occupancy, write_nuscenes_occupancy, write_occ3d
 from .scene import Scene
 from .visibility import occupancy_ground_truth
 from .world import FrameState, SyntheticWorld, WorldConfig
