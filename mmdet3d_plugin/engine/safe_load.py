@@ -12,11 +12,14 @@ only what mmengine checkpoints hold (measured with
   (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype`` and the per-type
   dtype classes such as ``numpy.dtypes.Float64DType``) and their statistics methods, which
   pickle as ``builtins.getattr(HistoryBuffer, 'min' | 'max' | 'current' | 'mean')``;
-* numpy scalars (``numpy.core.multiarray.scalar``).
+* numpy scalars (``numpy.core.multiarray.scalar``);
+* ``param_schedulers`` of a one-cycle schedule (the cyclic configs): ``anneal_func``, pickled
+  as ``builtins.getattr(OneCycleParamScheduler, '_annealing_cos' | '_annealing_linear')``.
 
 ``builtins.getattr`` itself would let a pickle walk from any allowed object to ``eval``, so the
-name is bound to :func:`_history_buffer_method`, which returns those four methods and refuses
-everything else. A checkpoint that needs any other global is refused with an
+name is bound to :func:`_allowed_getattr`, which returns only the attributes of
+:func:`allowed_attributes` and refuses everything else (the two classes are allowed as
+values; building one from a pickle runs no code of the pickle's choosing). A checkpoint that needs any other global is refused with an
 :class:`UnsafeCheckpointError` naming the file, the global(s) and ``--trust-checkpoint``, the
 explicit opt-in (``trusted=True``) that fully unpickles one file the user trusts. An empty,
 truncated, corrupt or foreign file gives one :class:`CheckpointError` naming the file and the
@@ -27,13 +30,11 @@ import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
 
-#: How a checkpoint's statistics methods pickle (``getattr(HistoryBuffer, name)``).
-HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
 _ZIP_MAGIC = b'PK\x03\x04'
 # pickle protocol 2 of torch.save's magic number 0x1950a86a20f9469cfc6c (pre-1.6 format)
 _LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
@@ -49,28 +50,35 @@ class UnsafeCheckpointError(CheckpointError):
     """A checkpoint whose pickle needs globals outside the safe-loading allow-list."""
 
 
-def _history_buffer_method(owner, name: str) -> Callable:
-    """Stands in for ``builtins.getattr`` while unpickling: only ``HistoryBuffer``'s
-    statistics methods (:data:`HISTORY_BUFFER_METHODS`) are returned."""
+def allowed_attributes() -> Dict[type, Tuple[str, ...]]:
+    """``{class: attribute names}`` that mmengine checkpoints pickle as
+    ``getattr(class, name)``: HistoryBuffer's statistics methods and the one-cycle schedule's
+    annealing function."""
     from mmengine.logging import HistoryBuffer
-    if owner is HistoryBuffer and name in HISTORY_BUFFER_METHODS:
-        return getattr(HistoryBuffer, name)
+    from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+    return {HistoryBuffer: ('min', 'max', 'current', 'mean'),
+            OneCycleParamScheduler: ('_annealing_cos', '_annealing_linear')}
+
+
+def _allowed_getattr(owner, name: str) -> Callable:
+    """Stands in for ``builtins.getattr`` while unpickling: only :func:`allowed_attributes`."""
+    if name in allowed_attributes().get(owner, ()):
+        return getattr(owner, name)
     raise pickle.UnpicklingError(
         f'Unsupported global: GLOBAL builtins.getattr on ({owner!r}, {name!r}) was not an '
-        'allowed global by default (only HistoryBuffer statistics methods are)')
+        'allowed global by default (only mmengine statistics / annealing functions are)')
 
 
 def safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     """The non-tensor globals an mmengine checkpoint may hold (see the module docstring), in
     the form ``torch.serialization.safe_globals`` takes."""
     import numpy as np
-    from mmengine.logging import HistoryBuffer
     multiarray = np.core.multiarray if hasattr(np, 'core') else np._core.multiarray
     numeric = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
                np.uint32, np.uint64, np.float16, np.float32, np.float64, np.longdouble,
                np.complex64, np.complex128)
     dtype_classes = sorted({type(np.dtype(t)) for t in numeric}, key=lambda c: c.__name__)
-    return [HistoryBuffer, (_history_buffer_method, 'builtins.getattr'),
+    return [*allowed_attributes(), (_allowed_getattr, 'builtins.getattr'),
             (multiarray._reconstruct, f'{multiarray.__name__}._reconstruct'),
             (multiarray.scalar, f'{multiarray.__name__}.scalar'), np.ndarray, np.dtype,
             *[c for c in dtype_classes if c is not np.dtype]]
@@ -118,8 +126,8 @@ def _unsafe_error(path: str, refused: Sequence[str], reason: str = '') -> Unsafe
             f'weights-only unpickling failed ({reason}) under')
     return UnsafeCheckpointError(
         f'checkpoint {path} was refused: {what} the safe-loading allow-list (tensors, '
-        'containers, numpy arrays/scalars, mmengine HistoryBuffer); unpickling it could run '
-        f'code. {_TRUST_HINT}')
+        'containers, numpy arrays/scalars, what mmengine checkpoints hold); unpickling it could '
+        f'run code. {_TRUST_HINT}')
 
 
 def _load_error(path: str, error: Exception) -> CheckpointError:

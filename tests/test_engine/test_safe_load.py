@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.optim.scheduler import OneCycleLR, OneCycleParamScheduler
 
 from mmdet3d_plugin.engine import (CheckpointError, UnsafeCheckpointError, check_checkpoint_file,
                                    load_checkpoint_file, load_model_checkpoint)
@@ -56,8 +57,9 @@ def assert_single_error(error):
 
 
 def mmengine_like_checkpoint():
-    """What mmengine's Runner saves: meta, state dict, optimizer and a message hub with
-    HistoryBuffers (numpy arrays and statistics methods) and numpy scalars."""
+    """What mmengine's Runner saves: meta, state dict, optimizer, a one-cycle schedule (its
+    annealing function) and a message hub with HistoryBuffers (numpy arrays and statistics
+    methods) and numpy scalars."""
     hub = MessageHub(f'safe_load_test_{id(object())}')
     for step in range(3):
         hub.update_scalar('train/loss', 1.0 / (step + 1))
@@ -68,17 +70,18 @@ def mmengine_like_checkpoint():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.ones(1, 2)).sum().backward()
     optimizer.step()
+    schedule = OneCycleLR(optimizer, eta_max=0.1, total_steps=10)
     return dict(meta=dict(epoch=2, iter=16, seed=np.int64(0), dataset_meta=dict(
         classes=('car', ), palette=np.zeros((1, 3), np.uint8), ratio=np.float32(0.5))),
         state_dict=OrderedDict(model.state_dict()), optimizer=optimizer.state_dict(),
-        message_hub=hub.state_dict())
+        param_schedulers=[schedule.state_dict()], message_hub=hub.state_dict())
 
 
 def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     path = tmp_path / 'epoch_2.pth'
     saved = mmengine_like_checkpoint()
     torch.save(saved, path)
-    before = list(torch.serialization.get_safe_globals())
+    before = set(torch.serialization.get_safe_globals())
     assert check_checkpoint_file(str(path)) == str(path)
     loaded = load_checkpoint_file(str(path))
     buffer = loaded['message_hub']['log_scalars']['train/loss']
@@ -88,9 +91,11 @@ def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     assert loaded['message_hub']['runtime_info']['iter'] == 16
     assert loaded['meta']['dataset_meta']['palette'].dtype == np.uint8
     assert loaded['meta']['dataset_meta']['ratio'] == np.float32(0.5)
+    anneal = loaded['param_schedulers'][0]['anneal_func']
+    assert anneal is OneCycleParamScheduler._annealing_cos
     torch.testing.assert_close(loaded['state_dict']['weight'], saved['state_dict']['weight'])
     # the allow-list is active only during the load
-    assert list(torch.serialization.get_safe_globals()) == before
+    assert set(torch.serialization.get_safe_globals()) == before
 
 
 @pytest.mark.parametrize('make', [
