@@ -51,7 +51,7 @@ class LoadBEVMapGT(BaseTransform):
         data_root (str): nuScenes dataroot; maps are read from
             ``<data_root>/maps/expansion/<location>.json`` and cached per location.
         classes (Sequence[str]): Map classes, one output channel each. Defaults to
-            BEVFusion's six, ``BEV_MAP_CLASSES`` of the BEV map metric.
+            BEVFusion's six, ``mmdet3d_plugin.structures.BEV_MAP_CLASSES``.
         xbound (Sequence[float]): ``(x_min, x_max, dx)`` in the LiDAR frame, metres. Defaults to
             (-50, 50, 0.5).
         ybound (Sequence[float]): ``(y_min, y_max, dy)``. Defaults to (-50, 50, 0.5).
