@@ -15,7 +15,6 @@ TOY = REPO / 'tests/test_tools'
 
 @pytest.mark.slow
 def test_training_writes_tensorboard_curves(tmp_path):
-    pytest.importorskip('tensorboard', reason='tensorboard is in requirements/optional.txt')
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     cfg = Config.fromfile(str(TOY / 'toy_config.py'), import_custom_modules=False)
     cfg.visualizer = Config.fromfile(str(REPO / 'configs/_base_/default_runtime.py')).visualizer
