@@ -6,7 +6,8 @@ downloaded ``.pth`` can run ``os.system``). Every checkpoint load in Drive3D (th
 the robustness study, the prediction pictures) goes through :func:`load_checkpoint_file`,
 which unpickles with ``weights_only=True`` and allows, besides tensors and plain containers,
 only what mmengine checkpoints hold (measured with
-``torch.serialization.get_unsafe_globals_in_checkpoint`` on toy, MetaBEV and BEVFusion runs):
+``torch.serialization.get_unsafe_globals_in_checkpoint`` on toy, MetaBEV, BEVFusion and
+PointPillars runs):
 
 * ``message_hub.log_scalars``: mmengine ``HistoryBuffer`` objects holding numpy arrays
   (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype`` and the per-type
