@@ -15,7 +15,6 @@ Steps (each skipped when its output already exists, so a second run is quick):
 Prints a short summary and where everything was written.
 """
 import argparse
-import os
 import os.path as osp
 import subprocess
 import sys

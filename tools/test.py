@@ -9,11 +9,14 @@ Examples:
 """
 import argparse
 import os
+import sys
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import (build_runner, checkpoints_to_trust, exit_after_distributed_run,
-                                    prepare_test_config, shutdown_distributed)
+from mmdet3d_plugin.engine import (CheckpointError, build_runner, checkpoints_to_trust,
+                                   exit_after_distributed_run, prepare_test_config,
+                                   shutdown_distributed)
+from mmdet3d_plugin.evaluation.submission import SubmissionError
 
 
 def parse_args(argv=None):
@@ -60,5 +63,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointError, SubmissionError) as error:  # refused input: one line, no traceback
+        sys.exit(f'test.py: error: {type(error).__name__}: {error}')
     exit_after_distributed_run()

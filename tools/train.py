@@ -16,8 +16,8 @@ import sys
 from mmengine.config import DictAction
 
 from mmdet3d_plugin.engine import (CheckpointError, build_runner, checkpoints_to_trust,
-                                    exit_after_distributed_run, prepare_train_config,
-                                    shutdown_distributed)
+                                   exit_after_distributed_run, prepare_train_config,
+                                   shutdown_distributed)
 
 
 def parse_args(argv=None):

@@ -1,4 +1,5 @@
-"""Training/testing glue around mmengine's Runner shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Training/testing glue around mmengine's Runner shared by ``tools/train.py`` and
+``tools/test.py``."""
 from .ddp import CPUCompatibleDistributedDataParallel
 from .optim_wrapper import AutocastOptimWrapper
 from .launch import (build_runner, checkpoints_to_trust, exit_after_distributed_run,
@@ -10,7 +11,8 @@ from .safe_load import (CheckpointError, UnsafeCheckpointError, check_checkpoint
 from .schedule import set_max_epochs
 
 __all__ = [
-    'AutocastOptimWrapper', 'CPUCompatibleDistributedDataParallel', 'build_runner', 'init_cpu_distributed',
+    'AutocastOptimWrapper', 'CPUCompatibleDistributedDataParallel', 'build_runner',
+    'init_cpu_distributed',
     'load_config', 'prepare_train_config', 'prepare_test_config', 'set_max_epochs',
     'shutdown_distributed', 'exit_after_distributed_run', 'checkpoints_to_trust',
     'SafeCheckpointRunner', 'CheckpointError', 'UnsafeCheckpointError', 'check_checkpoint_file',

@@ -20,7 +20,8 @@ PointPillars runs):
 ``builtins.getattr`` itself would let a pickle walk from any allowed object to ``eval``, so the
 name is bound to :func:`_allowed_getattr`, which returns only the attributes of
 :func:`allowed_attributes` and refuses everything else (the two classes are allowed as
-values; building one from a pickle runs no code of the pickle's choosing). A checkpoint that needs any other global is refused with an
+values; building one from a pickle runs no code of the pickle's choosing). A checkpoint that
+needs any other global is refused with an
 :class:`UnsafeCheckpointError` naming the file, the global(s) and ``--trust-checkpoint``, the
 explicit opt-in (``trusted=True``) that fully unpickles one file the user trusts. An empty,
 truncated, corrupt or foreign file gives one :class:`CheckpointError` naming the file and the

@@ -214,4 +214,3 @@ def describe_output(out: str, formats: Sequence[str] = FORMATS) -> List[str]:
             size += sum(os.path.getsize(os.path.join(directory, n)) for n in names)
         lines.append(f'{fmt:<19} {folder}  ({files} files, {size / 2**20:.1f} MiB)')
     return lines
-

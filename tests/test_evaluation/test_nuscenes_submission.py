@@ -91,7 +91,7 @@ def test_more_than_500_boxes_is_refused(tmp_path):
     crowded = results()
     crowded[TOKENS[0]] = [box(TOKENS[0]) for _ in range(MAX_BOXES_PER_SAMPLE + 1)]
     message = refusal(tmp_path, crowded)
-    assert f'1 sample(s) have more than 500 boxes' in message
+    assert '1 sample(s) have more than 500 boxes' in message
     assert f'{TOKENS[0]} (501 boxes)' in message
 
 

@@ -1,11 +1,11 @@
 """Dataset generation: the same bytes for any number of worker processes, the shared keyframe
 data equal to what each writer computes alone, and bad arguments named."""
-import hashlib
 import os
 import shutil
 
 import numpy as np
 import pytest
+from file_digest import tree_digest
 
 from mmdet3d_plugin.synthetic import LidarSpec, SyntheticWorld, WorldConfig
 from mmdet3d_plugin.synthetic.frame_cache import FrameCache
@@ -14,17 +14,6 @@ from mmdet3d_plugin.synthetic.generate import (DEFAULT_FORMATS, FORMATS, describ
 from mmdet3d_plugin.synthetic.lidar import cast_sweep, count_hits_alone
 
 SCENES = ('scene-0061', 'scene-0103')
-
-
-def tree_digest(root: str) -> dict:
-    """``{relative path: md5}`` of every file under ``root``."""
-    digest = {}
-    for directory, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(directory, name)
-            with open(path, 'rb') as f:
-                digest[os.path.relpath(path, root)] = hashlib.md5(f.read()).hexdigest()
-    return digest
 
 
 def test_output_is_byte_identical_for_one_and_two_workers(tmp_path):

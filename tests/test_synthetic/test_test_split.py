@@ -2,11 +2,11 @@
 devkit's ``NuScenes`` like the real ``v1.0-test`` (scenes of the devkit's ``test`` split, sensor
 data, no annotation, no lidarseg), leaves the annotated scenes byte-identical, is the same for
 any worker count (slow), and gets ``nuscenes_infos_test.pkl`` from the info converter."""
-import hashlib
 import os
 import pickle
 
 import pytest
+from file_digest import tree_digest
 
 from mmdet3d_plugin.synthetic import WorldConfig, nuscenes_test_scene_names
 from mmdet3d_plugin.synthetic.generate import generate_synthetic
@@ -17,16 +17,6 @@ CONFIG = WorldConfig(scene_names=MINI, num_keyframes=2,
 FORMATS = ('nuscenes', 'kitti')
 CHANNELS = {'LIDAR_TOP', 'CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK',
             'CAM_BACK_LEFT', 'CAM_BACK_RIGHT'}
-
-
-def digest(root):
-    out = {}
-    for directory, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(directory, name)
-            with open(path, 'rb') as f:
-                out[os.path.relpath(path, root)] = hashlib.md5(f.read()).hexdigest()
-    return out
 
 
 @pytest.fixture(scope='module')
@@ -83,7 +73,7 @@ def test_annotated_scenes_are_unchanged_by_the_test_split(world, tmp_path):
     plain = generate_synthetic(str(tmp_path / 'plain'), WorldConfig(scene_names=MINI,
                                                                     num_keyframes=2),
                                formats=FORMATS, progress=False, workers=1)
-    with_test, without = digest(world), digest(plain)
+    with_test, without = tree_digest(world), tree_digest(plain)
     test_only = {p for p in with_test if 'v1.0-test' in p or any(
         f'-{name}__' in p for name in CONFIG.test_scene_names)}
     assert test_only and not test_only & set(without)
@@ -100,7 +90,7 @@ def test_annotated_scenes_are_unchanged_by_the_test_split(world, tmp_path):
 def test_test_split_bytes_do_not_depend_on_workers(world, tmp_path):
     two = generate_synthetic(str(tmp_path / 'two'), CONFIG, formats=FORMATS, progress=False,
                              workers=2)
-    assert digest(two) == digest(world)
+    assert tree_digest(two) == tree_digest(world)
 
 
 def test_test_infos_have_every_sample_and_no_instances(world, tmp_path):

@@ -144,6 +144,7 @@ def test_tools_refuse_unsafe_or_damaged_checkpoints_unless_trusted(tmp_path):
     log = run_tool(test + [str(malicious), '--work-dir', str(tmp_path / 'e3')], tmp_path,
                    returncode=1)
     assert 'posix.system' in log and '--trust-checkpoint' in log, log[-3000:]
+    assert 'test.py: error: UnsafeCheckpointError' in log and 'Traceback' not in log
     assert not marker.exists()
 
     truncated = tmp_path / 'truncated.pth'

@@ -6,8 +6,9 @@ For each model: train its config with ``tools/train.py`` (skipped when a checkpo
 the run already finished; both for ``--epochs`` epochs, 24 by default: twice the synthetic
 configs' 12, which MetaBEV's decoder needs -- see configs/metabev/README.md), evaluate it with
 ``tools/robustness.py`` on clean, Missing LiDAR and Missing Camera (resumable; training and
-evaluation of each schedule, or of a given checkpoint, in their own directory), then write ``<work-dir>/claim_check.md`` and ``.csv`` with NDS,
-mAP and map mIoU per model and setting, each relative to the model's clean score.
+evaluation of each schedule, or of a given checkpoint, in their own directory), then write
+``<work-dir>/claim_check.md`` and ``.csv`` with NDS, mAP and map mIoU per model and setting, each
+relative to the model's clean score.
 
     python tools/analysis_tools/metabev_claim_check.py --work-dir work_dirs/metabev_claim_check
 

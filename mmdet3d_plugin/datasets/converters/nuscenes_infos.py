@@ -11,7 +11,7 @@ frame, ``num_lidar_pts``, ``bbox_3d_isvalid``, ``pts_semantic_mask_path``), plus
 """
 import os
 import pickle
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 from pyquaternion import Quaternion

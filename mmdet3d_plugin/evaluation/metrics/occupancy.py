@@ -33,6 +33,7 @@ import numpy as np
 from .array_checks import (as_bool_mask, check_integer_labels, check_label_range, check_shape,
                            to_numpy)
 
+
 def semantic_confusion_matrix(pred: Any,
                               gt: Any,
                               num_classes: int,
