@@ -119,10 +119,12 @@ def test_stock_kitti_dataset_and_metric_score_ground_truth_perfectly(kitti_root,
 
 
 @pytest.mark.slow  # a fresh interpreter imports torch/mmdet3d and runs the converter (~35 s)
-def test_cli_writes_infos_into_out_dir(kitti_root, tmp_path):
+def test_cli_writes_infos_into_out_dir(kitti_world, copy_world, tmp_path):
+    # mmdet3d's converter rewrites training/velodyne_reduced in the root itself: use a copy.
+    root = str(copy_world(kitti_world).kitti)
     out = tmp_path / 'infos'
     subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'create_data.py'), 'kitti',
-                    '--root-path', kitti_root, '--out-dir', str(out), '--extra-tag', 'syn'],
+                    '--root-path', root, '--out-dir', str(out), '--extra-tag', 'syn'],
                    check=True, cwd=str(tmp_path), capture_output=True)
     assert sorted(os.listdir(out)) == [f'syn_infos_{s}.pkl' for s in
                                        ('test', 'train', 'trainval', 'val')]
@@ -134,7 +136,6 @@ def test_missing_layout_is_named_and_nothing_written(tmp_path):
     with pytest.raises(FileNotFoundError, match='ImageSets'):
         create_kitti_infos(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ['training']
-
 
 
 def test_interrupted_conversion_leaves_no_info_file(kitti_root, tmp_path, monkeypatch):
