@@ -150,8 +150,6 @@ def synthetic_world(tmp_path_factory):
         'nuscenes-occupancy': create_occupancy_infos(
             nuscenes, None, 'v1.0-mini', 'nuscenes_occupancy', MAX_SWEEPS,
             occ_path=str(out / 'nuscenes-occupancy'), progress=False),
-        # further versions of the same world (e.g. v1.0-test, for benchmark submissions) go
-        # here, as further kinds
     }
     world = WorldFiles(config, out, formats, {k: _as_paths(v) for k, v in infos.items()})
     before = _snapshot(out)

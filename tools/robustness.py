@@ -22,6 +22,7 @@ import sys
 from mmengine.config import DictAction
 
 from mmdet3d_plugin.datasets.transforms.corruptions import CORRUPTION_SUITE
+from mmdet3d_plugin.engine.safe_load import add_trust_checkpoint_argument
 
 
 def parse_args(argv=None):
@@ -49,9 +50,7 @@ def parse_args(argv=None):
     parser.add_argument('--metrics', nargs='+', metavar='SUFFIX',
                         help='extra table columns: metric keys ending with SUFFIX')
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle CHECKPOINT (it can run code: only for a file you '
-                        'trust); default: weights-only loading')
+    add_trust_checkpoint_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.num_workers=0')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')

@@ -13,9 +13,9 @@ import sys
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import (CheckpointError, build_runner, checkpoints_to_trust,
-                                   exit_after_distributed_run, prepare_test_config,
-                                   shutdown_distributed)
+from mmdet3d_plugin.engine import (CheckpointError, add_trust_checkpoint_argument, build_runner,
+                                   checkpoints_to_trust, exit_after_distributed_run,
+                                   prepare_test_config, shutdown_distributed)
 from mmdet3d_plugin.evaluation.submission import SubmissionError
 
 
@@ -25,9 +25,7 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for logs and evaluation results')
     parser.add_argument('--amp', action='store_true', help='mixed-precision inference')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle CHECKPOINT (it can run code: only for a file you '
-                        'trust); default: weights-only loading')
+    add_trust_checkpoint_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],

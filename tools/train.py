@@ -15,9 +15,9 @@ import sys
 
 from mmengine.config import DictAction
 
-from mmdet3d_plugin.engine import (CheckpointError, build_runner, checkpoints_to_trust,
-                                   exit_after_distributed_run, prepare_train_config,
-                                   shutdown_distributed)
+from mmdet3d_plugin.engine import (CheckpointError, add_trust_checkpoint_argument, build_runner,
+                                   checkpoints_to_trust, exit_after_distributed_run,
+                                   prepare_train_config, shutdown_distributed)
 
 
 def parse_args(argv=None):
@@ -31,9 +31,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or (no value) from the latest one '
                         'in the work directory')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle the checkpoint loaded by --resume / load_from (it '
-                        'can run code: only for a file you trust); default: weights-only loading')
+    add_trust_checkpoint_argument(parser, 'the checkpoint loaded by --resume / load_from')
     parser.add_argument('--max-epochs', type=int,
                         help='train this many epochs instead of the config\'s; the epoch-based '
                         'LR/momentum schedule is stretched to the new length')

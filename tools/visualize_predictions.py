@@ -12,6 +12,7 @@ LiDAR points; right: predicted map masks and boxes, or "no map head"). The logic
 import argparse
 import sys
 
+from mmdet3d_plugin.engine.safe_load import add_trust_checkpoint_argument
 from mmdet3d_plugin.visualization.cli import run_render
 from mmdet3d_plugin.visualization.prediction_views import SPLITS, render_predictions
 
@@ -29,9 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--split', choices=SPLITS, default='val',
                         help='dataloader of the config whose dataset is used')
     parser.add_argument('--device', default='cpu', help='device the model runs on, e.g. cuda:0')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle CHECKPOINT (it can run code: only for a file you '
-                        'trust); default: weights-only loading')
+    add_trust_checkpoint_argument(parser)
     return parser.parse_args(argv)
 
 

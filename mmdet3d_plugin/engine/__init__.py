@@ -6,8 +6,8 @@ from .launch import (build_runner, checkpoints_to_trust, exit_after_distributed_
                      init_cpu_distributed, load_config, prepare_test_config, prepare_train_config,
                      shutdown_distributed)
 from .runner import SafeCheckpointRunner
-from .safe_load import (CheckpointError, UnsafeCheckpointError, check_checkpoint_file,
-                        load_checkpoint_file, load_model_checkpoint)
+from .safe_load import (CheckpointError, UnsafeCheckpointError, add_trust_checkpoint_argument,
+                        check_checkpoint_file, load_checkpoint_file, load_model_checkpoint)
 from .schedule import set_max_epochs
 
 __all__ = [
@@ -16,5 +16,5 @@ __all__ = [
     'load_config', 'prepare_train_config', 'prepare_test_config', 'set_max_epochs',
     'shutdown_distributed', 'exit_after_distributed_run', 'checkpoints_to_trust',
     'SafeCheckpointRunner', 'CheckpointError', 'UnsafeCheckpointError', 'check_checkpoint_file',
-    'load_checkpoint_file', 'load_model_checkpoint'
+    'load_checkpoint_file', 'load_model_checkpoint', 'add_trust_checkpoint_argument'
 ]

@@ -30,6 +30,7 @@ never added process-wide.
 """
 import os.path as osp
 import pickle
+from functools import lru_cache
 import re
 import zipfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -52,6 +53,7 @@ class UnsafeCheckpointError(CheckpointError):
     """A checkpoint whose pickle needs globals outside the safe-loading allow-list."""
 
 
+@lru_cache(maxsize=None)
 def allowed_attributes() -> Dict[type, Tuple[str, ...]]:
     """``{class: attribute names}`` that mmengine checkpoints pickle as
     ``getattr(class, name)``: HistoryBuffer's statistics methods and the one-cycle schedule's
@@ -84,6 +86,18 @@ def safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
             (multiarray._reconstruct, f'{multiarray.__name__}._reconstruct'),
             (multiarray.scalar, f'{multiarray.__name__}.scalar'), np.ndarray, np.dtype,
             *[c for c in dtype_classes if c is not np.dtype]]
+
+
+def add_trust_checkpoint_argument(parser, what: str = 'CHECKPOINT') -> None:
+    """Add the tools' ``--trust-checkpoint`` flag to an ``argparse`` parser.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        what (str): The checkpoint(s) the flag trusts, as the help text names them.
+    """
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help=f'fully unpickle {what} (it can run code: only for a file you '
+                        'trust); default: weights-only loading')
 
 
 def is_trusted(filename: str, trusted: Sequence[str]) -> bool:

@@ -24,6 +24,7 @@ import sys
 from typing import Dict, List
 
 from mmdet3d_plugin.engine.checkpoints import last_checkpoint
+from mmdet3d_plugin.engine.safe_load import add_trust_checkpoint_argument
 from mmdet3d_plugin.robustness.comparison import format_comparison
 from mmdet3d_plugin.utils.atomic_io import write_bytes
 
@@ -43,9 +44,7 @@ def parse_args(argv=None):
         key = name.lower()
         parser.add_argument(f'--{key}-config', default=osp.join(REPO, DEFAULT_CONFIGS[name]))
         parser.add_argument(f'--{key}-checkpoint', help='skip training, evaluate this file')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='fully unpickle the --*-checkpoint files given (they can run code: '
-                        'only for files you trust); default: weights-only loading')
+    add_trust_checkpoint_argument(parser, 'the --*-checkpoint files given')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='passed to both tools/train.py and tools/robustness.py')
     parser.add_argument('--seed', type=int, default=0, help='training seed of both models')
