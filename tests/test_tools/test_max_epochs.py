@@ -1,6 +1,6 @@
 """``tools/train.py --max-epochs``: the schedule is stretched to the new length (epoch-based
-schedulers scaled, iteration-based ones kept), and the MetaBEV claim check trains with it."""
-import importlib.util
+schedulers scaled, iteration-based ones kept); the claim checks train with it
+(tests/test_tools/test_claim_check.py)."""
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -63,22 +63,3 @@ def test_train_tool_argument_reaches_the_config():
     assert cfg.train_cfg.max_epochs == 5 and cfg.train_cfg.val_interval == 1
     assert prepare_train_config(Namespace(**dict(vars(args), max_epochs=None))).train_cfg.max_epochs == 2
 
-
-def test_claim_check_trains_both_models_with_the_epochs_in_its_own_directory(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        'metabev_claim_check', REPO / 'tools/analysis_tools/metabev_claim_check.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    commands = []
-    monkeypatch.setattr(tool, 'run', commands.append)
-    monkeypatch.setattr(tool, 'last_checkpoint', lambda d: str(Path(d) / 'epoch_24.pth'))
-    args = tool.parse_args(['--work-dir', str(tmp_path)])
-    assert args.epochs == 24
-    checkpoint = tool.train(args.metabev_config, str(tmp_path / 'metabev' / 'train-24e'), [], 0,
-                            args.epochs)
-    command = commands[0]
-    assert command[command.index('--max-epochs') + 1] == '24'
-    assert 'randomness.seed=0' in command and checkpoint.endswith('train-24e/epoch_24.pth')
-    commands.clear()
-    tool.train(args.metabev_config, str(tmp_path / 'other'), [], 0, 0)
-    assert '--max-epochs' not in commands[0]

@@ -1,122 +1,327 @@
 #!/usr/bin/env python
-"""MetaBEV's claim check: MetaBEV vs the BEVFusion baseline with full, camera-only and LiDAR-only
-input, on the same data and schedule.
+"""MetaBEV's claim check: MetaBEV vs BEVFusion vs BEVFusion trained with the same modality drop,
+with camera-only and LiDAR-only models as references, over several seeds, on a synthetic world
+with at least 100 validation frames.
 
-For each model: train its config with ``tools/train.py`` (skipped when a checkpoint is given or
-the run already finished; both for ``--epochs`` epochs, 24 by default: twice the synthetic
-configs' 12, which MetaBEV's decoder needs -- see configs/metabev/README.md), evaluate it with
-``tools/robustness.py`` on clean, Missing LiDAR and Missing Camera (resumable; training and
-evaluation of each schedule, or of a given checkpoint, in their own directory), then write
-``<work-dir>/claim_check.md`` and ``.csv`` with NDS, mAP and map mIoU per model and setting, each
-relative to the model's clean score.
+Stages (each resumable; ``--stages`` picks some, ``--dry-run`` prints the plan):
+
+``world``      the synthetic world (``--scenes`` x ``--keyframes``) and its infos in
+               ``<work-dir>/data/synthetic`` (the synthetic configs' relative data root; every
+               run works in ``<work-dir>``).
+``sweep``      every model at seed 0 with each ``--lrs`` learning rate, evaluated clean; the
+               learning rate with the best clean ``NDS + map mIoU / 100`` (detection-only and
+               map-only models: their one score) is kept per model (picked on the validation
+               split, the same rule for every model).
+``seeds``      every model at its learning rate with every ``--seeds`` seed.
+``eval``       MetaBEV / BEVFusion / BEVFusion+drop: clean, Missing Camera, Missing LiDAR and the
+               corruption suite (``--corruptions`` / ``--severities``), zero-shot; the
+               references: clean. Detection is evaluated without a score threshold.
+``in-domain``  MetaBEV / BEVFusion / BEVFusion+drop trained with each ``--in-domain``
+               corruption (severity drawn per sample), evaluated on that corruption.
+``ablation``   the M²oE ablation configs (``configs/metabev/ablation/*.py``) at MetaBEV's
+               learning rate, every seed, clean + missing sensors.
+``converge``   MetaBEV and BEVFusion at seed 0 trained twice as long: the clean scores of the
+               two schedules side by side (and the training-loss plateau of every run).
+``report``     ``<work-dir>/claim_check.md`` (tables, mean ± std over seeds), ``.json`` and
+               ``severity_curves.png``.
 
     python tools/analysis_tools/metabev_claim_check.py --work-dir work_dirs/metabev_claim_check
-
-Defaults are the synthetic CPU configs; ``--metabev-config`` / ``--bevfusion-config`` and the
-``--*-checkpoint`` options run the same comparison for the nuScenes configs.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
-from typing import Dict, List
+import time
+from typing import Dict, List, Optional
 
-from mmdet3d_plugin.engine.checkpoints import last_checkpoint
-from mmdet3d_plugin.engine.safe_load import add_trust_checkpoint_argument
-from mmdet3d_plugin.robustness.comparison import format_comparison
-from mmdet3d_plugin.utils.atomic_io import write_bytes
+from mmdet3d_plugin.analysis import (ModelSpec, TrainSpec, load_study, run_training,
+                                     robustness_command)
+from mmdet3d_plugin.analysis import claim_report as tables
+from mmdet3d_plugin.analysis.experiment import plateau_ratio, training_losses
+from mmdet3d_plugin.analysis.severity_curves import plot_severity_curves
+from mmdet3d_plugin.analysis.experiment import default_runner, run_directory
+from mmdet3d_plugin.datasets.transforms.corruptions import CORRUPTION_SUITE
+from mmdet3d_plugin.robustness.settings import parse_severities, select_settings
 
 TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO = osp.dirname(TOOLS)
-DEFAULT_CONFIGS = {
-    'MetaBEV': 'configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py',
-    'BEVFusion': 'configs/bevfusion/bevfusion_lidar-cam_tiny_1xb2-cpu_synthetic.py',
-}
-SETTINGS = ('clean', 'missing_lidar', 'missing_camera')
+METABEV = 'configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py'
+FUSED = 'configs/bevfusion/bevfusion_lidar-cam_tiny_1xb2-cpu_synthetic.py'
+DROP = ('model.modality_drop=(0.25,0.25)', )
+#: Compared models: (name, config, cfg-options).
+MAIN_MODELS = (('MetaBEV', METABEV, ()), ('BEVFusion', FUSED, ()),
+               ('BEVFusion+drop', FUSED, DROP))
+REFERENCE_MODELS = (
+    ('Camera-only', 'configs/bevfusion/bevfusion_cam_tiny_1xb2-cpu_synthetic.py', ()),
+    ('LiDAR-only', 'configs/bevfusion/bevfusion_lidar_tiny_1xb2-cpu_synthetic.py', ()))
+ABLATION_GLOB = 'configs/metabev/ablation/*.py'
+#: Evaluation without a score threshold (CenterHead's test_cfg and its box coder).
+NO_SCORE_THRESHOLD = ('model.test_cfg.pts.score_threshold=0.0',
+                      'model.bbox_head.bbox_coder.score_threshold=0.0')
+STAGES = ('world', 'sweep', 'seeds', 'eval', 'in-domain', 'ablation', 'converge', 'report')
+MISSING = ('missing_camera', 'missing_lidar')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/metabev_claim_check')
-    for name in DEFAULT_CONFIGS:
-        key = name.lower()
-        parser.add_argument(f'--{key}-config', default=osp.join(REPO, DEFAULT_CONFIGS[name]))
-        parser.add_argument(f'--{key}-checkpoint', help='skip training, evaluate this file')
-    add_trust_checkpoint_argument(parser, 'the --*-checkpoint files given')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='passed to both tools/train.py and tools/robustness.py')
-    parser.add_argument('--seed', type=int, default=0, help='training seed of both models')
-    parser.add_argument('--epochs', type=int, default=24,
-                        help='training epochs of both models (tools/train.py --max-epochs; the '
-                        'configs\' schedules are stretched); 0 keeps each config\'s own')
+    parser.add_argument('--stages', nargs='+', choices=STAGES, default=list(STAGES))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--lrs', type=float, nargs='+', default=[1.5e-3, 3e-3, 6e-3],
+                        help='learning-rate sweep (seed 0)')
+    parser.add_argument('--epochs', type=int, default=None,
+                        help='training epochs of every run (default: the configs\' own)')
+    parser.add_argument('--scenes', type=int, default=7,
+                        help='world scenes (the first N of nuScenes-mini; 7 = 5 train + 2 val)')
+    parser.add_argument('--keyframes', type=int, default=50, help='keyframes per scene')
+    parser.add_argument('--min-val-frames', type=int, default=100)
+    parser.add_argument('--corruptions', nargs='+', default=list(CORRUPTION_SUITE),
+                        help='zero-shot corruptions of the main models')
+    parser.add_argument('--severities', nargs='+', default=[],
+                        help='as tools/robustness.py --severities')
+    parser.add_argument('--in-domain', nargs='+', default=['beam_reduction', 'view_drop'],
+                        help='corruptions trained in-domain')
+    parser.add_argument('--dry-run', action='store_true', help='print the plan, run nothing')
     return parser.parse_args(argv)
 
 
-def run(command: List[str]) -> None:
-    print('+ ' + ' '.join(command), flush=True)
-    subprocess.run(command, check=True)
+class ClaimCheck:
+    """The stages over one work directory (see the module docstring)."""
+
+    def __init__(self, args, run=None) -> None:
+        self.args = args
+        self.work_dir = osp.abspath(args.work_dir)
+        self.run = run or default_runner(self.work_dir)
+        self.main = [ModelSpec(n, osp.join(REPO, c), o) for n, c, o in MAIN_MODELS]
+        self.references = [ModelSpec(n, osp.join(REPO, c), o) for n, c, o in REFERENCE_MODELS]
+        self.ablation = [ModelSpec('ablation/' + osp.basename(c)[:-3], c)
+                         for c in sorted(glob.glob(osp.join(REPO, ABLATION_GLOB)))]
+        self.settings = select_settings(args.corruptions, parse_severities(args.severities))
+        self.planned: List[str] = []
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def run_dir(self, spec: TrainSpec) -> str:
+        return run_directory(self.work_dir, spec)
+
+    def train(self, spec: TrainSpec) -> Optional[str]:
+        if self.args.dry_run:
+            self.planned.append(f'train {spec.model.name} {spec.tag}')
+            return None
+        started = time.time()
+        checkpoint = run_training(spec, osp.join(self.run_dir(spec), 'train'), TOOLS, self.run)
+        print(f'[claim check] {spec.model.name} {spec.tag}: {checkpoint} '
+              f'({time.time() - started:.0f} s)', flush=True)
+        return checkpoint
+
+    def evaluate(self, spec: TrainSpec, corruptions, severities=()) -> Dict[str, dict]:
+        study = osp.join(self.run_dir(spec), 'robustness')
+        checkpoint = self.train(spec)
+        if self.args.dry_run:
+            self.planned.append(f'eval  {spec.model.name} {spec.tag}: clean + '
+                                f'{list(corruptions) or "-"}')
+            return {}
+        self.run(robustness_command(spec.model, checkpoint, study, TOOLS, corruptions,
+                                    severities, NO_SCORE_THRESHOLD))
+        return load_study(study)
+
+    def state_path(self) -> str:
+        return osp.join(self.work_dir, 'chosen_lr.json')
+
+    def chosen_lr(self, model: ModelSpec) -> float:
+        """The swept learning rate of ``model`` (the middle ``--lrs`` value before the sweep)."""
+        if osp.isfile(self.state_path()):
+            with open(self.state_path()) as f:
+                chosen = json.load(f)
+            if model.name in chosen:
+                return chosen[model.name]
+        return sorted(self.args.lrs)[len(self.args.lrs) // 2]
+
+    def spec(self, model: ModelSpec, seed: int = 0, lr: Optional[float] = None,
+             epochs: Optional[int] = None) -> TrainSpec:
+        return TrainSpec(model, seed, self.chosen_lr(model) if lr is None else lr,
+                         epochs or self.args.epochs)
+
+    # -- stages ------------------------------------------------------------------------------
+    def stage_world(self) -> None:
+        root = osp.join(self.work_dir, 'data', 'synthetic')
+        val_info = osp.join(root, 'nuscenes', 'nuscenes_infos_val.pkl')
+        if self.args.dry_run:
+            self.planned.append(f'world {self.args.scenes} scenes x {self.args.keyframes} '
+                                f'keyframes -> {root}')
+            return
+        if not osp.isfile(val_info):
+            python, tool = sys.executable, osp.join(TOOLS, 'create_data.py')
+            self.run([python, tool, 'synthetic', '--out', root, '--scenes',
+                      str(self.args.scenes), '--keyframes', str(self.args.keyframes),
+                      '--test-scenes', '0', '--formats', 'nuscenes', '--overwrite'])
+            self.run([python, tool, 'nuscenes', '--root-path', osp.join(root, 'nuscenes'),
+                      '--version', 'v1.0-mini', '--max-sweeps', '40'])
+        import pickle
+        with open(val_info, 'rb') as f:
+            frames = len(pickle.load(f)['data_list'])
+        if frames < self.args.min_val_frames:
+            raise SystemExit(f'claim check: {val_info} has {frames} validation frames, fewer '
+                             f'than --min-val-frames {self.args.min_val_frames}; raise '
+                             f'--keyframes (or delete {root} after changing it)')
+        print(f'[claim check] world: {frames} validation frames', flush=True)
+
+    def stage_sweep(self) -> None:
+        scores = {}
+        for model in self.main + self.references:
+            for lr in self.args.lrs:
+                metrics = self.evaluate(self.spec(model, 0, lr), ()).get('clean', {})
+                scores.setdefault(model.name, {})[lr] = clean_score(metrics)
+        if self.args.dry_run:
+            return
+        chosen = {name: max(per_lr, key=lambda lr: per_lr[lr]) for name, per_lr in scores.items()}
+        from mmdet3d_plugin.utils.atomic_io import write_json
+        write_json(self.state_path(), chosen)
+        write_json(osp.join(self.work_dir, 'sweep.json'),
+                   {name: {repr(lr): s for lr, s in per_lr.items()}
+                    for name, per_lr in scores.items()})
+
+    def stage_seeds(self) -> None:
+        for model in self.main + self.references:
+            for seed in self.args.seeds:
+                self.train(self.spec(model, seed))
+
+    def stage_eval(self) -> None:
+        for model in self.main:
+            for seed in self.args.seeds:
+                self.evaluate(self.spec(model, seed), self.args.corruptions, self.args.severities)
+        for model in self.references:
+            for seed in self.args.seeds:
+                self.evaluate(self.spec(model, seed), ())
+
+    def stage_in_domain(self) -> None:
+        from mmdet3d_plugin.robustness.training import training_corruption_options
+        for corruption in self.args.in_domain:
+            options = tuple(training_corruption_options(corruption))
+            for model in self.main:
+                for seed in self.args.seeds:
+                    spec = TrainSpec(model, seed, self.chosen_lr(model), self.args.epochs,
+                                     corruption, options)
+                    self.evaluate(spec, [corruption])
+
+    def stage_ablation(self) -> None:
+        lr = self.chosen_lr(self.main[0])
+        for model in self.ablation:
+            for seed in self.args.seeds:
+                self.evaluate(self.spec(model, seed, lr), MISSING)
+
+    def stage_converge(self) -> None:
+        for model in self.main[:2]:
+            base = self.spec(model, 0)
+            epochs = base.epochs or config_epochs(model.config)
+            self.evaluate(self.spec(model, 0, epochs=2 * epochs), ())
+
+    def collect(self, models, corruption: Optional[str] = None) -> Dict[str, dict]:
+        """``{model: {seed: {setting: metrics}}}`` of the finished evaluations."""
+        results = {}
+        for model in models:
+            for seed in self.args.seeds:
+                spec = self.spec(model, seed)
+                if corruption:
+                    spec = TrainSpec(model, seed, spec.lr, spec.epochs, corruption)
+                study = load_study(osp.join(self.run_dir(spec), 'robustness'))
+                if study:
+                    results.setdefault(model.name, {})[seed] = study
+        return results
+
+    def stage_report(self) -> None:
+        if self.args.dry_run:
+            return
+        names = [s.name for s in self.settings]
+        main = self.collect(self.main + self.references)
+        lines = ['# MetaBEV claim check', '',
+                 f'World: {self.args.scenes} scenes x {self.args.keyframes} keyframes; seeds '
+                 f'{self.args.seeds}; epochs {self.args.epochs or "(config)"}; detection '
+                 'evaluated without a score threshold. Cells: mean ± std over seeds; '
+                 '"/ clean": each seed against its own clean score.', '',
+                 '## Clean and missing sensors', '']
+        lines += tables.settings_table(main, ['clean', *MISSING])
+        lines += ['', '## Corruption suite (zero-shot)', '']
+        lines += tables.settings_table({m.name: main[m.name] for m in self.main
+                                        if m.name in main}, names)
+        for corruption in self.args.in_domain:
+            trained = self.collect(self.main, corruption)
+            if trained:
+                lines += ['', f'## In-domain: trained with {corruption}', '']
+                lines += tables.in_domain_table(
+                    main, trained, [n for n in names if n.split('-')[0] == corruption])
+        ablation = self.collect(self.ablation)
+        if ablation:
+            lines += ['', '## M²oE ablation', '']
+            lines += tables.settings_table(ablation, ['clean', *MISSING])
+        for kind in ('AP', 'IoU'):
+            rows = tables.per_class_table(main, kind)
+            if rows:
+                lines += ['', f'## Per class, clean ({kind})', ''] + rows
+        lines += ['', '## Learning-rate sweep (seed 0, clean NDS + map mIoU / 100)', '']
+        sweep_path = osp.join(self.work_dir, 'sweep.json')
+        if osp.isfile(sweep_path):
+            with open(sweep_path) as f:
+                sweep = json.load(f)
+            lrs = sorted({lr for per in sweep.values() for lr in per}, key=float)
+            lines += tables.value_table(['model'] + [f'lr {lr}' for lr in lrs] + ['chosen'], [
+                [name] + [per.get(lr) for lr in lrs] + [self.chosen_lr(
+                    next(m for m in self.main + self.references if m.name == name))]
+                for name, per in sweep.items()])
+        lines += ['', '## Convergence', '']
+        rows = []
+        for model in self.main + self.references:
+            spec = self.spec(model, 0)
+            plateau = plateau_ratio(training_losses(osp.join(self.run_dir(spec), 'train')))
+            long_spec = self.spec(model, 0, epochs=2 * (spec.epochs or
+                                                        config_epochs(model.config)))
+            one = load_study(osp.join(self.run_dir(spec), 'robustness')).get('clean', {})
+            two = load_study(osp.join(self.run_dir(long_spec), 'robustness')).get('clean', {})
+            rows.append([model.name, plateau, clean_score(one) if one else None,
+                         clean_score(two) if two else None])
+        lines += tables.value_table(['model (seed 0)', 'loss last 10 % / previous 10 %',
+                                     'clean score', 'clean score, 2x epochs'], rows)
+        paths = {'md': osp.join(self.work_dir, 'claim_check.md'),
+                 'json': osp.join(self.work_dir, 'claim_check.json'),
+                 'png': osp.join(self.work_dir, 'severity_curves.png')}
+        from mmdet3d_plugin.utils.atomic_io import write_bytes, write_json
+        write_bytes(paths['md'], ('\n'.join(lines) + '\n').encode())
+        write_json(paths['json'], {'main': main, 'ablation': ablation})
+        zero_shot = {m.name: main[m.name] for m in self.main if m.name in main}
+        if zero_shot:
+            plot_severity_curves(zero_shot, [s for s in self.settings if not s.is_clean],
+                                 tables.metric_keys(zero_shot), paths['png'])
+        print('\n'.join(lines))
+        print('\n'.join(f'written: {p}' for p in paths.values()))
 
 
-def train(config: str, train_dir: str, cfg_options: List[str], seed: int, epochs: int) -> str:
-    """Train ``config`` into ``train_dir`` unless a finished run is there; return its checkpoint."""
-    done = osp.join(train_dir, 'TRAINED')
-    if osp.isfile(done):
-        checkpoint = last_checkpoint(train_dir)
-        if checkpoint:
-            print(f'reusing {checkpoint}', flush=True)
-            return checkpoint
-    options = ['--max-epochs', str(epochs)] if epochs else []
-    options += ['--cfg-options', f'randomness.seed={seed}'] + cfg_options
-    run([sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', train_dir] + options)
-    checkpoint = last_checkpoint(train_dir)
-    if checkpoint is None:
-        raise RuntimeError(f'training {config} left no checkpoint in {train_dir}')
-    write_bytes(done, checkpoint.encode())
-    return checkpoint
+def clean_score(metrics: Dict[str, float]) -> float:
+    """``NDS + map mIoU / 100`` of a clean evaluation (missing parts count 0)."""
+    from mmdet3d_plugin.robustness.comparison import pick_metric
+    nds = pick_metric(metrics, 'NDS') or 0.0
+    miou = pick_metric(metrics, 'map mIoU') or 0.0
+    return nds + miou / 100
 
 
-def evaluate(config: str, checkpoint: str, study_dir: str, cfg_options: List[str],
-             trust_checkpoint: bool = False) -> Dict:
-    """Run the three settings through tools/robustness.py; return ``{setting: metrics}``."""
-    command = [sys.executable, osp.join(TOOLS, 'robustness.py'), config, checkpoint,
-               '--work-dir', study_dir, '--corruptions', 'missing_lidar', 'missing_camera',
-               '--no-progress']
-    if trust_checkpoint:
-        command.append('--trust-checkpoint')
-    if cfg_options:
-        command += ['--cfg-options'] + cfg_options
-    run(command)
-    metrics = {}
-    for setting in SETTINGS:
-        with open(osp.join(study_dir, 'settings', f'{setting}.json')) as f:
-            metrics[setting] = json.load(f).get('metrics') or {}
-    return metrics
+def config_epochs(config: str) -> int:
+    from mmengine.config import Config
+    return int(Config.fromfile(config).train_cfg.max_epochs)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    results, header = {}, ['# MetaBEV claim check: MetaBEV vs BEVFusion with missing sensors', '']
-    schedule = f'{args.epochs}e' if args.epochs else 'config-epochs'
-    for name in DEFAULT_CONFIGS:
-        key = name.lower()
-        config, given = getattr(args, f'{key}_config'), getattr(args, f'{key}_checkpoint')
-        # a resumed study never mixes results of another schedule or checkpoint
-        run_dir = osp.join(args.work_dir, key, 'given-checkpoint' if given else schedule)
-        checkpoint = given or train(config, osp.join(run_dir, 'train'), args.cfg_options,
-                                    args.seed, args.epochs)
-        results[name] = evaluate(config, checkpoint, osp.join(run_dir, 'robustness'),
-                                 args.cfg_options,
-                                 trust_checkpoint=bool(given) and args.trust_checkpoint)
-        header.append(f'- {name}: `{osp.relpath(config, REPO)}`, checkpoint `{checkpoint}`'
-                      + ('' if given else f' ({schedule}, seed {args.seed})'))
-    tables = format_comparison(results, SETTINGS, header)
-    os.makedirs(args.work_dir, exist_ok=True)
-    for ext, text in tables.items():
-        write_bytes(osp.join(args.work_dir, f'claim_check.{ext}'), text.encode())
-    print('\n' + tables['md'])
-    print(f'written: {osp.abspath(osp.join(args.work_dir, "claim_check.md"))} (and .csv)')
+    check = ClaimCheck(args)
+    os.makedirs(check.work_dir, exist_ok=True)
+    for stage in STAGES:
+        if stage in args.stages:
+            print(f'\n=== claim check: {stage}', flush=True)
+            getattr(check, 'stage_' + stage.replace('-', '_'))()
+    if args.dry_run:
+        trainings = sorted({p for p in check.planned if p.startswith('train')})
+        print('\n'.join(check.planned))
+        print(f'{len(trainings)} training runs, '
+              f'{sum(p.startswith("eval") for p in check.planned)} evaluations planned')
     return 0
 
 
