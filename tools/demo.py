@@ -7,7 +7,8 @@ Steps (each skipped when its output already exists, so a second run is quick):
 2. the synthetic world in the nuScenes + Occ3D layouts;
 3. mmdet3d v2 info files;
 4. pictures of one sample (cameras with GT boxes, BEV with map masks, occupancy);
-5. train MetaBEV (camera + LiDAR -> 3D detection + BEV map segmentation) on CPU;
+5. train MetaBEV (camera + LiDAR -> 3D detection + BEV map segmentation) on CPU, seeded
+   (``--seed``, default 0), so the printed figures reproduce run to run;
 6. evaluate it with the nuScenes devkit and the map IoU, clean and under a short sensor-failure
    study (Missing LiDAR, Missing Camera, one severity of every corruption);
 7. pictures of its predictions (cameras with predicted boxes, BEV with predicted boxes and maps).
@@ -34,13 +35,15 @@ def step(index: int, title: str) -> float:
     return time.time()
 
 
-def train(config: str, work_dir: str) -> str:
-    """Train (unless a finished run is in ``work_dir``) and return the final checkpoint."""
+def train(config: str, work_dir: str, seed: int) -> str:
+    """Train (unless a finished run is in ``work_dir``) with ``randomness.seed=seed`` and return
+    the final checkpoint."""
     checkpoint = last_checkpoint(work_dir)
     if checkpoint:
         print(f'trained model found, kept: {checkpoint} (delete {work_dir} to retrain)')
         return checkpoint
-    command = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir]
+    command = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir,
+               '--cfg-options', f'randomness.seed={seed}']
     subprocess.run(command, check=True)
     checkpoint = last_checkpoint(work_dir)
     if checkpoint is None:
@@ -66,6 +69,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo', help='outputs go here')
     parser.add_argument('--config', default=DEMO_CONFIG, help='the model the demo trains')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='training seed (the printed figures reproduce run to run)')
     args = parser.parse_args(argv)
 
     start = step(1, 'environment')
@@ -100,8 +105,8 @@ def main(argv=None) -> int:
                             occ3d_root=osp.join(data_dir, 'occ3d'))
 
     model_dir = osp.join(args.work_dir, 'metabev')
-    t = step(5, f'train {osp.basename(args.config)} -> {model_dir}')
-    checkpoint = train(args.config, model_dir)
+    t = step(5, f'train {osp.basename(args.config)} (seed {args.seed}) -> {model_dir}')
+    checkpoint = train(args.config, model_dir, args.seed)
     print(f'training step done in {time.time() - t:.1f} s')
 
     study_dir = osp.join(args.work_dir, 'robustness')
