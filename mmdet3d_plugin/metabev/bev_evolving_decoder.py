@@ -1,4 +1,5 @@
 """MetaBEV's BEV-Evolving decoder: dense meta-BEV queries refined from whichever sensors exist."""
+import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -55,8 +56,9 @@ class BEVEvolvingLayer(nn.Module):
             if not self.is_moe:
                 out[name] = x + self.ffn(self.norms[2](x))
                 continue
-            for task in (self.tasks if name == SHARED else (name, )):
-                out[task] = x + self.ffn(self.norms[2](x), task)
+            tasks = self.tasks if name == SHARED else (name, )
+            mixed = self.ffn.forward_tasks(self.norms[2](x), tasks)  # experts run once
+            out.update({task: x + mixed[task] for task in tasks})
         return out
 
 
@@ -79,13 +81,20 @@ class BEVEvolvingDecoder(BaseModule):
         ffn_channels: FFN / expert hidden width.
         moe_layers: Indices of layers whose FFN is M²oE; ``()`` gives a plain decoder with one
             output map.
-        moe: ``dict(num_experts, top_k)`` of the M²oE layers.
+        moe: Keyword arguments of the M²oE layers' :class:`MultiTaskMoEFFN` (``num_experts``,
+            ``top_k``, ``variant`` ``'re'`` / ``'he'``, ``num_task_experts``,
+            ``router_noise_std``, ``balance_loss``); default ``dict(num_experts=4, top_k=2)``,
+            the routing-experts variant without noise.
         tasks: Task names of the per-task outputs.
         dropout: Dropout in attention and FFN.
         init_cfg: mmengine init config.
 
     Shapes:
         forward -> ``(B, C, Y, X)``, or ``{task: (B, C, Y, X)}`` when some layer is M²oE.
+
+    After a forward, :meth:`moe_aux` gives the M²oE balancing loss and usage entropies of that
+    forward (the detector adds them to its losses) and :meth:`routing_stats` each layer's
+    expert usage per task.
     """
 
     def __init__(self, in_channels: Sequence[int], embed_dims: int, bev_shape: Sequence[int],
@@ -133,6 +142,8 @@ class BEVEvolvingDecoder(BaseModule):
         if len(feats) != len(self.in_channels) or any(f is None for f in feats):
             raise ValueError(f'BEVEvolvingDecoder: expected {len(self.in_channels)} modality '
                              'maps (zeros for an absent one)')
+        for moe in self.moe_ffns().values():
+            moe.last_routing = {}
         batch = present.shape[0]
         maps = [proj(f) + embed.view(1, -1, 1, 1)
                 for proj, f, embed in zip(self.input_proj, feats, self.modality_embed)]
@@ -143,3 +154,35 @@ class BEVEvolvingDecoder(BaseModule):
         outputs = {name: self.out_norm(x).transpose(1, 2).reshape(batch, -1, *self.bev_shape)
                    for name, x in streams.items()}
         return outputs[SHARED] if SHARED in outputs else outputs
+
+    def moe_ffns(self) -> Dict[int, MultiTaskMoEFFN]:
+        """``{layer index: M²oE FFN}`` of the M²oE layers."""
+        return {i: layer.ffn for i, layer in enumerate(self.layers) if layer.is_moe}
+
+    def routing_stats(self) -> Dict[str, Dict[str, Tensor]]:
+        """Expert usage of the last forward: ``{'layer<i>': {task: (E, ) share of top-k slots}}``
+        (detached; 0 for experts a task cannot use)."""
+        return {f'layer{i}': {task: moe.usage(task=task) for task in moe.last_routing}
+                for i, moe in self.moe_ffns().items()}
+
+    def moe_aux(self) -> Optional[Dict[str, Union[Tensor, Dict[str, Tensor]]]]:
+        """Balancing loss and routing summary of the last forward, or None without M²oE.
+
+        Returns:
+            dict: ``'balance'``: scalar, the mean over M²oE layers and tasks of each router's
+            :meth:`MultiTaskMoEFFN.balance_loss` (with gradient); ``'usage_entropy'``:
+            ``{task: scalar}``, the entropy of the task's expert usage divided by its maximum
+            ``log E_t`` and averaged over layers (1 = even use, 0 = one expert; detached).
+        """
+        losses, entropy = [], {}
+        for moe in self.moe_ffns().values():
+            for task, routing in moe.last_routing.items():
+                losses.append(moe.balance_loss(routing))
+                share = moe.usage(routing)[routing.expert_ids]
+                value = -(share * share.clamp(min=1e-12).log()).sum()
+                value = value / max(math.log(len(share)), 1e-12)
+                entropy.setdefault(task, []).append(value)
+        if not losses:
+            return None
+        return dict(balance=torch.stack(losses).mean(),
+                    usage_entropy={task: torch.stack(v).mean() for task, v in entropy.items()})

@@ -1,0 +1,16 @@
+# MetaBEV's tiny synthetic-world model: bevfusion-tiny_synthetic.py with the BEV-Evolving decoder
+# as fuser (64-d queries on the 64 x 64 grid, two layers, the routing-experts M²oE with 4
+# experts / top-2 in the second) and switched-modality training -- the model of
+# configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py, as a base for the M²oE
+# ablation configs in configs/metabev/ablation/ (which vary the tasks and the M²oE layers).
+_base_ = ['./bevfusion-tiny_synthetic.py']
+
+model = dict(
+    type='MetaBEV',
+    modality_drop=(0.25, 0.25),
+    moe_balance_weight=0.0,
+    fuser=dict(_delete_=True, type='BEVEvolvingDecoder',
+               in_channels=[{{_base_.camera_bev_channels}}, {{_base_.lidar_bev_channels}}],
+               embed_dims={{_base_.fused_channels}}, bev_shape=(64, 64), num_layers=2,
+               num_heads=4, num_points=4, ffn_channels=128, moe_layers=(1, ),
+               moe=dict(variant='re', num_experts=4, top_k=2), tasks=('det', 'seg')))
