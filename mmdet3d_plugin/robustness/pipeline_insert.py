@@ -137,16 +137,31 @@ def _use_dim(loader: dict) -> List[int]:
     return list(range(use_dim)) if isinstance(use_dim, int) else list(use_dim)
 
 
-def _beam_reduction(pipeline: list, entries: list, transform: dict) -> Insertion:
+def ring_file_loader(entries: list, kind: str = 'test') -> Tuple[Optional[int], List[int], str]:
+    """The first LiDAR file loader of ``walk`` entries and whether it loads the ring index.
+
+    Returns:
+        tuple: Its entry index (None if there is none), its ``use_dim`` as a list, and ''
+        or the reason ``BeamReduction`` cannot run (no points, no ring column).
+    """
     files = [i for i, (_, t) in enumerate(entries) if is_points_file_loader(transform_name(t))]
     if not files:
-        return Insertion(None, 'the test pipeline loads no LiDAR points')
+        return None, [], f'the {kind} pipeline loads no LiDAR points'
     loader = entries[files[0]][1]
     use_dim = _use_dim(loader)
     if loader.get('load_dim', 6) <= RING_FILE_COLUMN or RING_FILE_COLUMN not in use_dim:
-        return Insertion(None, f'the points are loaded without the ring index (file column '
-                         f'{RING_FILE_COLUMN}; {transform_name(loader)} load_dim='
-                         f'{loader.get("load_dim", 6)}, use_dim={loader.get("use_dim")})')
+        return files[0], use_dim, (
+            f'the points are loaded without the ring index (file column {RING_FILE_COLUMN}; '
+            f'{transform_name(loader)} load_dim={loader.get("load_dim", 6)}, '
+            f'use_dim={loader.get("use_dim")})')
+    return files[0], use_dim, ''
+
+
+def _beam_reduction(pipeline: list, entries: list, transform: dict) -> Insertion:
+    first, use_dim, reason = ring_file_loader(entries)
+    if reason:
+        return Insertion(None, reason)
+    files = [first]
     ring_sweeps = _last(entries, lambda t: transform_name(t) == 'LoadSweepsWithRing')
     if ring_sweeps is not None:
         current = entries[ring_sweeps][1].get('beam_reduction')

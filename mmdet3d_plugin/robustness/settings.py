@@ -64,12 +64,14 @@ def all_settings() -> List[Setting]:
 
 
 def quick_settings() -> List[Setting]:
-    """The short preset: clean, Missing LiDAR, Missing Camera and the middle severity
-    (index ``len // 2`` of the suite's list) of every other corruption."""
+    """The short preset: clean, Missing LiDAR, Missing Camera, then every other corruption
+    once (the middle severity, index ``len // 2`` of the suite's list, of a graded one)."""
     settings = [Setting(), Setting('missing_lidar'), Setting('missing_camera')]
     for name, severities in CORRUPTION_SUITE.items():
         if CORRUPTION_SPECS[name].argument is not None:
             settings.append(Setting(name, severities[len(severities) // 2]))
+        elif Setting(name) not in settings:
+            settings.append(Setting(name))
     return settings
 
 

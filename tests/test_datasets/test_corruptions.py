@@ -9,7 +9,8 @@ from mmdet3d.structures import LiDARInstance3DBoxes
 from mmdet3d.structures.points import LiDARPoints
 
 from mmdet3d_plugin.datasets.transforms.corruptions import (CORRUPTION_SUITE, beam_keep_mask,
-                                                            build_corruption, sample_identity,
+                                                            blend_lens_dirt, build_corruption,
+                                                            lens_dirt_mask, sample_identity,
                                                             stable_hash)
 from mmdet3d_plugin.registry import TRANSFORMS
 
@@ -99,7 +100,7 @@ def assert_points_subset(before, after, keep):
 
 def test_suite_table_matches_metabev_and_every_setting_builds_and_runs():
     assert CORRUPTION_SUITE == {
-        'limited_field': [180, 120, 90, 60], 'obstacle_occlusion': [0.1, 0.2, 0.3, 0.4, 0.5],
+        'limited_field': [180, 120, 90, 60], 'obstacle_occlusion': [None],
         'missing_objects': [0.0, 0.1, 0.3, 0.5, 0.7, 1.0], 'beam_reduction': [32, 16, 8, 4, 1],
         'view_drop': [1, 2, 3, 4, 5, 6], 'view_noise': [1, 2, 3, 4, 5, 6],
         'missing_camera': [None], 'missing_lidar': [None]}
@@ -260,10 +261,11 @@ def test_view_noise_replaces_exactly_k_views(num_views, dtype):
 
 
 def test_obstacle_occlusion_covers_the_requested_fraction_of_every_view():
+    """The graded blob style (``coverage``, outside the suite)."""
     before = make_results()
     fractions = []
-    for coverage in CORRUPTION_SUITE['obstacle_occlusion']:
-        after = run(build_corruption('obstacle_occlusion', coverage), before)
+    for coverage in (0.1, 0.2, 0.3, 0.4, 0.5):
+        after = run(dict(type='ObstacleOcclusion', coverage=coverage), before)
         for view in range(NUM_VIEWS):
             old, new = before['img'][view], after['img'][view]
             assert new.dtype == old.dtype and new.shape == old.shape
@@ -302,7 +304,8 @@ def test_missing_lidar_and_missing_camera_set_the_documented_state():
 @pytest.mark.parametrize('config', [dict(type='ViewDrop', num_views=2),
                                     dict(type='ViewNoise', num_views=3),
                                     dict(type='MissingObjects', drop_rate=0.5),
-                                    dict(type='ObstacleOcclusion', coverage=0.3)])
+                                    dict(type='ObstacleOcclusion', coverage=0.3),
+                                    dict(type='ObstacleOcclusion')])
 def test_same_seed_and_sample_reproduce_and_other_samples_differ(config):
     def signature(sample_idx, seed=0):
         sample = make_results(sample_idx=sample_idx, token=f'token-{sample_idx}')
@@ -339,10 +342,51 @@ def test_seed_is_pinned_not_salted():
 
 
 def test_camera_corruptions_never_write_into_the_input_images():
-    for config in (dict(type='ObstacleOcclusion', coverage=0.5), dict(type='ViewDrop', num_views=6),
+    for config in (dict(type='ObstacleOcclusion', coverage=0.5), dict(type='ObstacleOcclusion'),
+                   dict(type='ViewDrop', num_views=6),
                    dict(type='ViewNoise', num_views=6), dict(type='MissingCamera')):
         results = make_results()
         originals = [image.copy() for image in results['img']]
         inputs = list(results['img'])
         TRANSFORMS.build(config)(results)
         assert all(np.array_equal(a, b) for a, b in zip(inputs, originals)), config['type']
+
+
+def test_lens_dirt_masks_are_deterministic_distinct_and_mostly_clear():
+    first = [lens_dirt_mask(i, mask_seed=3) for i in range(4)]
+    lens_dirt_mask.cache_clear()
+    again = [lens_dirt_mask(i, mask_seed=3) for i in range(4)]
+    for mask, same in zip(first, again):
+        assert mask.dtype == np.uint8 and mask.shape == (180, 320, 3)
+        assert np.array_equal(mask, same) and not mask.flags.writeable
+        dirty = mask.min(axis=2) < 250
+        assert 0.02 < dirty.mean() < 0.8 and mask.min() < 100  # dark smudges on a clear lens
+    assert len({mask.tobytes() for mask in first}) == 4
+    assert not np.array_equal(first[0], lens_dirt_mask(0, mask_seed=4))
+
+
+def test_lens_dirt_blending_is_the_toolkits_alpha_cubed():
+    """out = a * image + (1 - a) * m with a = (m / 255) ** 3, per pixel and channel."""
+    image = np.array([[[10, 100, 200], [255, 0, 128]]], dtype=np.uint8)  # (1, 2, 3)
+    mask = np.array([[[255, 255, 255], [0, 51, 204]]], dtype=np.uint8)
+    out = blend_lens_dirt(image, mask)
+    alpha = np.array([0.0, 0.2, 0.8]) ** 3
+    expected = alpha * [255, 0, 128] + (1 - alpha) * [0, 51, 204]
+    assert out.dtype == np.uint8 and np.array_equal(out[0, 0], image[0, 0])  # white: untouched
+    assert np.array_equal(out[0, 1], np.rint(expected).astype(np.uint8))
+    as_float = blend_lens_dirt(image.astype(np.float32), mask)
+    assert np.allclose(as_float[0, 1], expected, atol=1e-3)
+    big = blend_lens_dirt(np.full((36, 64, 3), 90, np.uint8), np.full((9, 16, 3), 255, np.uint8))
+    assert big.shape == (36, 64, 3) and (big == 90).all()  # resized to the image
+
+
+def test_obstacle_occlusion_default_blends_one_mask_per_view():
+    before = make_results()
+    transform = TRANSFORMS.build(build_corruption('obstacle_occlusion'))
+    after = transform(copy.deepcopy(before))
+    ids = after['occlusion_masks']
+    assert len(ids) == NUM_VIEWS and all(0 <= i < 16 for i in ids) and len(set(ids)) > 1
+    for view, mask_id in enumerate(ids):
+        expected = blend_lens_dirt(before['img'][view], lens_dirt_mask(mask_id, 0))
+        assert np.array_equal(after['img'][view], expected)
+    assert_unchanged(before, after, ['points', 'pts_semantic_mask', 'gt_bboxes_3d'])

@@ -89,7 +89,7 @@ def test_beam_reduction_before_mmdet3d_sweeps_reads_the_ring_and_says_sweeps_kee
 def test_multimodal_pipeline():
     pipeline = copy.deepcopy(MULTIMODAL)
     # camera corruptions right after image loading, before image augmentation
-    for corruption, severity in (('view_drop', 3), ('obstacle_occlusion', 0.2),
+    for corruption, severity in (('view_drop', 3), ('obstacle_occlusion', None),
                                  ('view_noise', 6), ('missing_camera', None)):
         result = insert_corruption(pipeline, Setting(corruption, severity))
         assert names(result.pipeline)[2:5] == [

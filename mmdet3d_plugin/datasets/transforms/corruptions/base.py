@@ -4,17 +4,24 @@ Every corruption draws its randomness from a ``numpy.random.Generator`` built fr
 ``(seed, transform name, sample identity)``. The sample identity is read from the results dict
 (``token``, else ``sample_idx``, else the LiDAR file name, else the first image file name) and
 hashed with BLAKE2b, never with Python's salted ``hash``; so a sample is corrupted the same way
-in every dataloader worker, process, machine and epoch. In training that also means a sample
-gets the same corruption every epoch; change ``seed`` between runs for other draws.
+in every dataloader worker, process, machine and epoch: what a test-time study needs.
+
+Training draws (``RandomCorruption``, training.py) are keyed by ``(run seed, epoch, sample)``
+instead, read from the *draw context* (:func:`draw_key`): set per sample by
+``EpochKeyedDataset`` from the index that ``EpochKeyedSampler`` yields (exact in every worker,
+persistent or not), else the message hub's ``seed`` / ``epoch`` (exact with ``num_workers=0``),
+else ``(0, 0)``. The global RNGs are never used.
 """
+import contextlib
 import hashlib
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmdet3d.structures.points import BasePoints
+from mmengine.logging import MessageHub
 
 #: Results keys, in order of preference, that identify a sample for seeding.
 SAMPLE_IDENTITY_KEYS = ('token', 'sample_idx', 'lidar_points.lidar_path', 'lidar_path',
@@ -27,6 +34,40 @@ POINT_ALIGNED_KEYS = ('pts_semantic_mask', 'pts_instance_mask')
 def stable_hash(text: str) -> int:
     """Return a 64-bit hash of ``text`` that is the same in every process and machine."""
     return int.from_bytes(hashlib.blake2b(text.encode('utf-8'), digest_size=8).digest(), 'little')
+
+
+#: Process-local draw context ``(seed, epoch)`` set by :func:`draw_context`; None when unset.
+_DRAW_CONTEXT: List[Optional[Tuple[int, int]]] = [None]
+
+
+@contextlib.contextmanager
+def draw_context(seed: int, epoch: int) -> Iterator[None]:
+    """Within the block, training corruptions of this process draw with ``(seed, epoch)``.
+
+    ``EpochKeyedDataset`` wraps each ``__getitem__`` in it; the pipeline runs synchronously in
+    the same (worker) process, so the key reaches every transform without shared state.
+    """
+    previous = _DRAW_CONTEXT[0]
+    _DRAW_CONTEXT[0] = (int(seed), int(epoch))
+    try:
+        yield
+    finally:
+        _DRAW_CONTEXT[0] = previous
+
+
+def draw_key() -> Tuple[int, int]:
+    """``(seed, epoch)`` of the current training draw.
+
+    Returns:
+        tuple: The :func:`draw_context` when one is active; else the current message hub's
+        ``seed`` and ``epoch`` infos (mmengine's ``RuntimeInfoHook`` writes them; live in the
+        main process, a snapshot in dataloader workers); missing values are 0.
+    """
+    if _DRAW_CONTEXT[0] is not None:
+        return _DRAW_CONTEXT[0]
+    hub = MessageHub.get_current_instance()
+    seed, epoch = hub.get_info('seed'), hub.get_info('epoch')
+    return (0 if seed is None else int(seed)), (0 if epoch is None else int(epoch))
 
 
 def sample_identity(results: Dict) -> str:
@@ -64,9 +105,17 @@ def sample_identity(results: Dict) -> str:
 class SeededCorruption(BaseTransform):
     """Base of the corruption transforms: a validated ``seed`` and a per-sample generator.
 
+    Subclasses implement ``apply(results, rng)``; ``transform`` calls it with the
+    ``(seed, name, sample)`` generator of :meth:`sample_rng`, ``RandomCorruption`` with its
+    per-epoch one.
+
     Args:
         seed (int): Non-negative base seed. Defaults to 0.
     """
+
+    #: False for deterministic corruptions: ``apply`` gets ``rng=None`` and the sample needs
+    #: no identity key.
+    uses_rng = True
 
     def __init__(self, seed: int = 0) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -79,6 +128,15 @@ class SeededCorruption(BaseTransform):
         identity = sample_identity(results)
         entropy = [self.seed, stable_hash(type(self).__name__), stable_hash(identity)]
         return np.random.default_rng(entropy)
+
+    def apply(self, results: Dict, rng: Optional[np.random.Generator]) -> Dict:
+        """Corrupt ``results`` drawing every random choice from ``rng`` (None when
+        ``uses_rng`` is False)."""
+        raise NotImplementedError(f'{type(self).__name__} must implement apply(results, rng)')
+
+    def transform(self, results: Dict) -> Dict:
+        """Corrupt ``results`` with the sample's fixed generator (:meth:`sample_rng`)."""
+        return self.apply(results, self.sample_rng(results) if self.uses_rng else None)
 
     def __repr__(self) -> str:
         args = ', '.join(f'{name}={value!r}' for name, value in vars(self).items()

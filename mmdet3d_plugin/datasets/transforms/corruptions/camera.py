@@ -51,7 +51,7 @@ class ViewDrop(SeededCorruption):
         super().__init__(seed)
         self.num_views = _check_num_views('ViewDrop', num_views)
 
-    def transform(self, results: Dict) -> Dict:
+    def apply(self, results: Dict, rng: np.random.Generator) -> Dict:
         """Blank the chosen views.
 
         Args:
@@ -61,7 +61,7 @@ class ViewDrop(SeededCorruption):
             dict: ``results`` with ``num_views`` of the V images zeroed.
         """
         images = get_images(results, 'ViewDrop')
-        views = _choose_views('ViewDrop', self.sample_rng(results), self.num_views, len(images))
+        views = _choose_views('ViewDrop', rng, self.num_views, len(images))
         for view in views:
             images[view] = np.zeros_like(images[view])
         results['img'] = images
@@ -86,7 +86,7 @@ class ViewNoise(SeededCorruption):
         super().__init__(seed)
         self.num_views = _check_num_views('ViewNoise', num_views)
 
-    def transform(self, results: Dict) -> Dict:
+    def apply(self, results: Dict, rng: np.random.Generator) -> Dict:
         """Replace the chosen views by noise.
 
         Args:
@@ -96,7 +96,6 @@ class ViewNoise(SeededCorruption):
             dict: ``results`` with ``num_views`` of the V images replaced.
         """
         images = get_images(results, 'ViewNoise')
-        rng = self.sample_rng(results)
         views = _choose_views('ViewNoise', rng, self.num_views, len(images))
         for view in views:
             image = images[view]
@@ -123,7 +122,9 @@ class MissingCamera(SeededCorruption):
         seed (int): Unused (no randomness). Defaults to 0.
     """
 
-    def transform(self, results: Dict) -> Dict:
+    uses_rng = False
+
+    def apply(self, results: Dict, rng=None) -> Dict:
         """Zero every view and set ``camera_missing`` / ``dropped_views``."""
         images = get_images(results, 'MissingCamera')
         results['img'] = [np.zeros_like(image) for image in images]

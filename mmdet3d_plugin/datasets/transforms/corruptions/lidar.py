@@ -57,6 +57,8 @@ class LimitedField(SeededCorruption):
         seed (int): Unused (no randomness). Defaults to 0.
     """
 
+    uses_rng = False
+
     def __init__(self, half_fov_deg: float, forward_azimuth_deg: Optional[float] = None,
                  seed: int = 0) -> None:
         super().__init__(seed)
@@ -75,7 +77,7 @@ class LimitedField(SeededCorruption):
             return forward_azimuth_from_lidar2ego(lidar_points['lidar2ego'])
         return 0.0
 
-    def transform(self, results: Dict) -> Dict:
+    def apply(self, results: Dict, rng=None) -> Dict:
         """Remove the points outside the field of view.
 
         Args:
@@ -128,11 +130,16 @@ class BeamReduction(SeededCorruption):
         num_beams (int): Beams to keep, a divisor of ``source_beams`` (MetaBEV: 32, 16, 8, 4, 1).
         source_beams (int): Beams of the sensor. Defaults to 32.
         ring_dim (int): Column of ``points.tensor`` holding the ring index. Defaults to 4.
+        drop_ring (bool): Remove the ring column afterwards (training pipelines that make
+            ``LoadSweepsWithRing(keep_ring=True)`` keep it for this transform and still give
+            the model the 5-column ``keep_ring=False`` layout). Defaults to False.
         seed (int): Unused (no randomness). Defaults to 0.
     """
 
+    uses_rng = False
+
     def __init__(self, num_beams: int, source_beams: int = 32, ring_dim: int = 4,
-                 seed: int = 0) -> None:
+                 drop_ring: bool = False, seed: int = 0) -> None:
         super().__init__(seed)
         for name, value in (('num_beams', num_beams), ('source_beams', source_beams)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -147,6 +154,7 @@ class BeamReduction(SeededCorruption):
         self.num_beams = int(num_beams)
         self.source_beams = int(source_beams)
         self.ring_dim = int(ring_dim)
+        self.drop_ring = bool(drop_ring)
 
     def _rings(self, results: Dict) -> np.ndarray:
         points = get_points(results, 'BeamReduction')
@@ -166,7 +174,7 @@ class BeamReduction(SeededCorruption):
                 'the time lag')
         return rings
 
-    def transform(self, results: Dict) -> Dict:
+    def apply(self, results: Dict, rng=None) -> Dict:
         """Remove the points of the dropped rings.
 
         Args:
@@ -174,12 +182,18 @@ class BeamReduction(SeededCorruption):
 
         Returns:
             dict: ``results`` with ``points`` (M, C) holding ``num_beams`` distinct rings at
-            most, and point-wise masks filtered.
+            most (M, C - 1 without the ring column with ``drop_ring``), and point-wise masks
+            filtered.
         """
         rings = self._rings(results)
-        if self.num_beams == self.source_beams:
-            return results
-        keep_points(results, beam_keep_mask(rings, self.num_beams, self.source_beams))
+        if self.num_beams != self.source_beams:
+            keep_points(results, beam_keep_mask(rings, self.num_beams, self.source_beams))
+        if self.drop_ring:
+            points = results['points']
+            columns = [c for c in range(points.tensor.shape[1]) if c != self.ring_dim]
+            tensor = points.tensor[:, columns]
+            results['points'] = type(points)(tensor, points_dim=tensor.shape[1],
+                                             attribute_dims=None)
         return results
 
 
@@ -197,7 +211,9 @@ class MissingLiDAR(SeededCorruption):
         seed (int): Unused (no randomness). Defaults to 0.
     """
 
-    def transform(self, results: Dict) -> Dict:
+    uses_rng = False
+
+    def apply(self, results: Dict, rng=None) -> Dict:
         """Empty ``results['points']`` and set ``results['lidar_missing'] = True``."""
         points = get_points(results, 'MissingLiDAR')
         keep_points(results, np.zeros(len(points), dtype=bool))

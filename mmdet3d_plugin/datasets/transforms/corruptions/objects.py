@@ -85,7 +85,7 @@ class MissingObjects(SeededCorruption):
             raise ValueError(f'MissingObjects: drop_rate must be in [0, 1], got {drop_rate!r}')
         self.drop_rate = float(drop_rate)
 
-    def transform(self, results: Dict) -> Dict:
+    def apply(self, results: Dict, rng: np.random.Generator) -> Dict:
         """Remove the points of the chosen objects.
 
         Args:
@@ -97,7 +97,7 @@ class MissingObjects(SeededCorruption):
         """
         points = get_points(results, 'MissingObjects')
         boxes = find_gt_boxes(results)
-        chosen = self.sample_rng(results).random(len(boxes)) < self.drop_rate
+        chosen = rng.random(len(boxes)) < self.drop_rate
         if not chosen.any() or len(points) == 0:
             return results
         inside = points_in_boxes(points.tensor[:, :3], boxes[torch.from_numpy(chosen)])

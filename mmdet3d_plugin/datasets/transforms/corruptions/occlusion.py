@@ -1,19 +1,24 @@
 """Obstacle Occlusion: dirt or mud on the camera lenses, blended into every view.
 
-Severity scale (ours; MetaBEV reports one unspecified setting): ``coverage`` is the fraction of
-each image's area that the occluder touches, 0.1 / 0.2 / 0.3 / 0.4 / 0.5 for severities 1-5 of
-the suite. The occluder of a view is the union of 2-5 random rotated elliptical blobs, grown
-(by thresholding a smooth field at its ``1 - coverage`` quantile) until it covers that fraction,
-opaque inside and fading out over a soft rim.
+Two styles:
+
+* ``coverage=None`` (the suite's setting, MetaBEV's toolkit): each view gets one of
+  ``num_masks`` lens-dirt masks, drawn per view, blended with ``alpha = (m / 255) ** 3``
+  (lens_dirt.py). Binary severity as in the toolkit: with (this transform) or without (clean).
+* ``coverage=c`` (a graded extension of ours): the occluder of a view is the union of 2-5
+  random rotated elliptical blobs, grown (by thresholding a smooth field at its ``1 - c``
+  quantile) until it covers the fraction ``c`` of the image, opaque inside and fading out over
+  a soft rim, in ``occluder_color``.
 """
 import math
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import mmcv
 import numpy as np
 
 from mmdet3d_plugin.registry import TRANSFORMS
 from .base import SeededCorruption, get_images
+from .lens_dirt import NUM_MASKS, blend_lens_dirt, lens_dirt_mask
 
 #: The occluder field is computed on a grid with at most this many cells along the long side,
 #: then upsampled bilinearly to the image size.
@@ -59,40 +64,59 @@ def occluder_alpha(height: int, width: int, coverage: float,
 
 @TRANSFORMS.register_module()
 class ObstacleOcclusion(SeededCorruption):
-    """Blend a random lens occluder (see ``occluder_alpha``) into every camera view.
+    """Blend lens dirt into every camera view (see the module docstring for the two styles).
 
-    ``out = (1 - alpha) * image + alpha * occluder_color`` per pixel; pixels with zero opacity
-    are left bit-identical. Shapes and dtypes are kept; the input arrays are not written to.
+    Shapes and dtypes are kept; the input arrays are not written to. Records
+    ``occlusion_masks`` (list[int], the mask id of each view) in the toolkit style.
 
     Args:
-        coverage (float): Fraction of each view the occluder touches, in [0, 1) (suite
-            severities 1-5: 0.1, 0.2, 0.3, 0.4, 0.5).
-        occluder_color (Sequence[float]): Occluder colour in the images' channel order (BGR for
-            mmcv-loaded images), [0, 255]. Defaults to a dark mud brown (40, 50, 60).
-        seed (int): Base seed; the occluders are fixed per (seed, sample). Defaults to 0.
+        coverage (float, optional): None for the toolkit's lens-dirt masks; else the fraction
+            of each view the blob occluder touches, in [0, 1). Defaults to None.
+        num_masks (int): Size of the lens-dirt mask set. Defaults to ``NUM_MASKS`` (16).
+        mask_seed (int): Which procedural mask set (lens_dirt.py). Defaults to 0.
+        occluder_color (Sequence[float]): Blob occluder colour in the images' channel order
+            (BGR for mmcv-loaded images), [0, 255]. Defaults to a dark mud brown (40, 50, 60).
+        seed (int): Base seed; the masks / occluders are fixed per (seed, sample).
+            Defaults to 0.
     """
 
-    def __init__(self, coverage: float, occluder_color: Sequence[float] = (40, 50, 60),
+    def __init__(self, coverage: Optional[float] = None, num_masks: int = NUM_MASKS,
+                 mask_seed: int = 0, occluder_color: Sequence[float] = (40, 50, 60),
                  seed: int = 0) -> None:
         super().__init__(seed)
-        if isinstance(coverage, bool) or not 0.0 <= coverage < 1.0:
-            raise ValueError(f'ObstacleOcclusion: coverage must be in [0, 1), got {coverage!r}')
-        self.coverage = float(coverage)
+        if coverage is not None and (isinstance(coverage, bool) or not 0.0 <= coverage < 1.0):
+            raise ValueError(f'ObstacleOcclusion: coverage must be None (lens-dirt masks) or in '
+                             f'[0, 1), got {coverage!r}')
+        for name, value, low in (('num_masks', num_masks, 1), ('mask_seed', mask_seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f'ObstacleOcclusion: {name} must be an int >= {low}, '
+                                 f'got {value!r}')
+        self.coverage = None if coverage is None else float(coverage)
+        self.num_masks = int(num_masks)
+        self.mask_seed = int(mask_seed)
         self.occluder_color = tuple(float(value) for value in occluder_color)
 
-    def transform(self, results: Dict) -> Dict:
+    def apply(self, results: Dict, rng: np.random.Generator) -> Dict:
         """Occlude every view.
 
         Args:
-            results (dict): Needs ``img``, a list of V arrays (H, W, C) with C equal to
-                ``len(occluder_color)``.
+            results (dict): Needs ``img``, a list of V arrays (H, W, 3) (with ``coverage``: C
+                equal to ``len(occluder_color)``).
+            rng (np.random.Generator): Source of the mask ids / blob layouts.
 
         Returns:
             dict: ``results`` with V new occluded images.
         """
         images = get_images(results, 'ObstacleOcclusion')
+        if self.coverage is None:
+            ids = rng.integers(0, self.num_masks, size=len(images))
+            results['img'] = [
+                blend_lens_dirt(image, lens_dirt_mask(int(mask_id), self.mask_seed))
+                for image, mask_id in zip(images, ids)
+            ]
+            results['occlusion_masks'] = [int(mask_id) for mask_id in ids]
+            return results
         color = np.asarray(self.occluder_color, dtype=np.float32)
-        rng = self.sample_rng(results)
         for view, image in enumerate(images):
             if image.shape[2] != color.size:
                 raise ValueError(f"ObstacleOcclusion: results['img'][{view}] has "

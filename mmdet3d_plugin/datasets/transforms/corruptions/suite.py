@@ -13,7 +13,7 @@ setting, so a robustness tool can evaluate every setting::
 name                   transform            severity -> argument                 severities
 =====================  ===================  ===================================  ===============
 limited_field          LimitedField         half FOV, degrees -> half_fov_deg    180 120 90 60
-obstacle_occlusion     ObstacleOcclusion    covered fraction -> coverage         0.1 ... 0.5
+obstacle_occlusion     ObstacleOcclusion    lens-dirt masks: with / without      None
 missing_objects        MissingObjects       object drop rate -> drop_rate        0 .1 .3 .5 .7 1
 beam_reduction         BeamReduction        beams kept of 32 -> num_beams        32 16 8 4 1
 view_drop              ViewDrop             cameras blanked -> num_views         1 2 3 4 5 6
@@ -21,6 +21,14 @@ view_noise             ViewNoise            cameras noised -> num_views         
 missing_camera         MissingCamera        single setting                       None
 missing_lidar          MissingLiDAR         single setting                       None
 =====================  ===================  ===================================  ===============
+
+Obstacle Occlusion follows MetaBEV's toolkit: one binary setting, "with" (lens-dirt masks,
+occlusion.py) against "without" (the clean setting). ``ObstacleOcclusion(coverage=c)`` keeps a
+graded blob occluder of ours outside the suite.
+
+``TRAINING_SEVERITIES`` lists, per graded corruption, what ``RandomCorruption(severity=
+'random')`` draws from: the suite's severities without the one that changes nothing
+(180 degrees, drop rate 0, 32 of 32 beams).
 """
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
@@ -46,8 +54,7 @@ class CorruptionSpec:
 
 CORRUPTION_SPECS: Dict[str, CorruptionSpec] = {
     'limited_field': CorruptionSpec('LimitedField', 'half_fov_deg', (180, 120, 90, 60)),
-    'obstacle_occlusion': CorruptionSpec('ObstacleOcclusion', 'coverage',
-                                         (0.1, 0.2, 0.3, 0.4, 0.5)),
+    'obstacle_occlusion': CorruptionSpec('ObstacleOcclusion', None, (None, )),
     'missing_objects': CorruptionSpec('MissingObjects', 'drop_rate',
                                       (0.0, 0.1, 0.3, 0.5, 0.7, 1.0)),
     'beam_reduction': CorruptionSpec('BeamReduction', 'num_beams', (32, 16, 8, 4, 1)),
@@ -60,6 +67,18 @@ CORRUPTION_SPECS: Dict[str, CorruptionSpec] = {
 #: Corruption name -> list of its severities (a copy: editing it does not change the suite).
 CORRUPTION_SUITE: Dict[str, list] = {
     name: list(spec.severities) for name, spec in CORRUPTION_SPECS.items()
+}
+
+
+#: Severities of the suite that leave the input unchanged.
+NO_OP_SEVERITIES: Dict[str, Severity] = {'limited_field': 180, 'missing_objects': 0.0,
+                                         'beam_reduction': 32}
+
+#: Corruption name -> severities ``RandomCorruption(severity='random')`` draws from.
+TRAINING_SEVERITIES: Dict[str, Tuple[Severity, ...]] = {
+    name: tuple(s for s in spec.severities
+                if name not in NO_OP_SEVERITIES or s != NO_OP_SEVERITIES[name])
+    for name, spec in CORRUPTION_SPECS.items()
 }
 
 
