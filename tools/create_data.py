@@ -4,7 +4,7 @@
     python tools/create_data.py synthetic --out data/synthetic [--scenes 10] [--keyframes 10] \
         [--test-scenes 2] [--formats nuscenes occ3d kitti] [--workers N] [--overwrite]
     python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --version v1.0-mini \
-        [--max-sweeps 40]
+        [--max-sweeps 40] [--no-gt-database] [--gt-database-sweeps 10]
     python tools/create_data.py nuscenes --root-path data/synthetic/nuscenes --version v1.0-test
     python tools/create_data.py kitti --root-path data/synthetic/kitti [--out-dir DIR]
     python tools/create_data.py occ3d --root-path data/synthetic/nuscenes \
@@ -30,7 +30,11 @@ world (10 scenes x 10 keyframes, nuscenes + occ3d + kitti, 610 MB) in 57.6 s wal
 ``nuscenes`` writes mmdet3d v2 info files (``<extra-tag>_infos_{train,val}.pkl``;
 ``_infos_test.pkl`` without instances for ``--version v1.0-test``) for real or synthetic
 nuScenes, with the extra fields occupancy/temporal models need (see
-``mmdet3d_plugin.datasets.converters.nuscenes_infos``). ``kitti`` runs mmdet3d's own KITTI
+``mmdet3d_plugin.datasets.converters.nuscenes_infos``), then, as mmdet3d's own
+``create_data.py nuscenes`` does, the GT-paste database of the training split
+(``<extra-tag>_dbinfos_train.pkl`` + ``<extra-tag>_gt_database/``, read by ``ObjectSample``;
+``mmdet3d_plugin.datasets.converters.gt_database``; not for ``v1.0-test``, skipped with
+``--no-gt-database``). ``kitti`` runs mmdet3d's own KITTI
 converter (shipped in the mmdet3d wheel) to ``kitti_infos_{train,val,trainval,test}.pkl`` (v2,
 with num_lidar_pts and difficulty) and ``training/velodyne_reduced``. ``occ3d`` /
 ``nuscenes-occupancy`` write the nuScenes infos (prefix ``occ3d`` / ``nuscenes_occupancy``, into
@@ -76,6 +80,11 @@ def add_nuscenes_parser(subparsers) -> None:
     p.add_argument('--out-dir', default=None, help='where the .pkl go (default: --root-path)')
     p.add_argument('--extra-tag', default='nuscenes', help='info file name prefix')
     p.add_argument('--max-sweeps', type=int, default=10, help='LiDAR sweeps per sample (<= 40)')
+    p.add_argument('--no-gt-database', action='store_true',
+                   help='skip the GT-paste database (<extra-tag>_dbinfos_train.pkl and '
+                   '<extra-tag>_gt_database/ in --out-dir), built by default as mmdet3d does')
+    p.add_argument('--gt-database-sweeps', type=int, default=10,
+                   help='LiDAR sweeps merged into each database object (<= --max-sweeps)')
 
 
 def add_kitti_parser(subparsers) -> None:
@@ -127,10 +136,20 @@ def main(argv=None):
             print(f'{split}: {path}')
     if args.command == 'nuscenes':
         from mmdet3d_plugin.datasets.converters import create_nuscenes_infos
-        written = create_nuscenes_infos(args.root_path, args.out_dir or args.root_path,
-                                        args.version, args.extra_tag, args.max_sweeps)
+        if not 0 <= args.gt_database_sweeps <= args.max_sweeps:
+            parser.error(f'--gt-database-sweeps must be in [0, --max-sweeps '
+                         f'{args.max_sweeps}], got {args.gt_database_sweeps}')
+        out_dir = args.out_dir or args.root_path
+        written = create_nuscenes_infos(args.root_path, out_dir, args.version, args.extra_tag,
+                                        args.max_sweeps)
         for split, path in written.items():
             print(f'{split}: {path}')
+        if 'train' in written and not args.no_gt_database:
+            from mmdet3d_plugin.datasets.converters import create_groundtruth_database
+            database = create_groundtruth_database(
+                args.root_path, written['train'], args.extra_tag, args.gt_database_sweeps,
+                out_dir=out_dir)
+            print(f"gt database: {database['dbinfos']} ({database['database']})")
     if args.command == 'synthetic':
         if not 1 <= args.scenes <= len(MINI_SCENES):
             parser.error(f'--scenes must be in [1, {len(MINI_SCENES)}], got {args.scenes}')

@@ -1,13 +1,17 @@
 # Real nuScenes for multi-modal BEV models (camera + LiDAR -> 3D detection and BEV map
-# segmentation), BEVFusion's data settings: six cameras (1600 x 900 -> 704 x 256, resize
-# 0.38-0.55 in training, 0.48 at test), keyframe + 10 LiDAR sweeps, [-54, 54] m, detection GT
-# and six-class map GT rasterised through NuScenesMap ([-50, 50] m at 0.5 m), one global LiDAR
-# augmentation for points, boxes and map (lidar_aug_matrix) and per-view image augmentation
-# (img_aug_matrix). The class order is CenterPoint's (CenterHead's task groups assume it).
+# segmentation), BEVFusion's data settings and training recipe: six cameras (1600 x 900 ->
+# 704 x 256, resize 0.38-0.55 in training, 0.48 at test), keyframe + 9 LiDAR sweeps, [-54, 54] m,
+# detection GT and six-class map GT rasterised through NuScenesMap ([-50, 50] m at 0.5 m),
+# GT-paste (ObjectSample from the GT database, before any augmentation; points only, the
+# images are not pasted, as in BEVFusion), one global LiDAR augmentation for points, boxes and
+# map (rotation +-pi/4, scale 0.9-1.1, translation std 0.5 m, BEV flips; lidar_aug_matrix) and
+# per-view image augmentation (img_aug_matrix). The class order is CenterPoint's (CenterHead's
+# task groups assume it). The method configs wrap the training set in CBGSDataset and switch
+# GT-paste off for the last epochs (train_pipeline_no_paste, WrappedPipelineSwitchHook).
 # The synthetic world's base (synthetic-nus-bev.py) derives from this one.
 #
 #   python tools/create_data.py nuscenes --root-path data/nuscenes --version v1.0-trainval \
-#       --max-sweeps 10
+#       --max-sweeps 10     # infos + GT database (nuscenes_dbinfos_train.pkl, nuscenes_gt_database/)
 #
 # Packed sample (Pack3DDetBEVInputs; see README "Multi-modal data contract"):
 #   inputs['img'] (6, 3, 256, 704) float32 BGR 0-255, inputs['points'] (P, 5) x y z intensity
@@ -41,8 +45,9 @@ train_resize_lim = (0.38, 0.55)
 test_resize_lim = (0.48, 0.48)
 bot_pct_lim = (0.0, 0.0)  # share of the resized height cut at the bottom (train draw)
 rot_lim = (-5.4, 5.4)  # degrees
-# points: keyframe x, y, z, intensity, ring + 10 sweeps -> x, y, z, intensity, time_lag
-sweeps_num = 10
+# points: keyframe x, y, z, intensity, ring + 9 sweeps (BEVFusion's) -> x, y, z, intensity,
+# time_lag
+sweeps_num = 9
 point_load_dim = 5
 point_dims = 5
 
@@ -57,10 +62,28 @@ load_test_sweeps = dict(load_sweeps, test_mode=True)
 load_views = dict(type='LoadMultiViewImages', cameras=cameras, backend_args=backend_args)
 load_map = dict(type='LoadBEVMapGT', data_root=data_root, classes=map_classes, xbound=bev_xbound,
                 ybound=bev_ybound)
+# GT-paste (BEVFusion's ObjectPaste settings): up to sample_groups objects per class from the
+# GT database of the training split, objects with >= 5 points, BEV collision test against the
+# sample's boxes; GTPasteDataBaseSampler is mmdet3d's DataBaseSampler with int64 labels (its
+# np.long fails under numpy >= 1.24)
+db_sampler = dict(
+    type='GTPasteDataBaseSampler', data_root=data_root,
+    info_path=data_root + 'nuscenes_dbinfos_train.pkl', rate=1.0,
+    prepare=dict(filter_by_difficulty=[-1],
+                 filter_by_min_points={name: 5 for name in class_names}),
+    classes=class_names,
+    sample_groups=dict(car=2, truck=3, construction_vehicle=7, bus=4, trailer=6, barrier=2,
+                       motorcycle=6, bicycle=6, pedestrian=2, traffic_cone=2),
+    points_loader=dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=point_dims,
+                       use_dim=point_dims, backend_args=backend_args),
+    backend_args=backend_args)
+gt_paste = dict(type='ObjectSample', db_sampler=db_sampler)
 train_pipeline = [
     load_keyframe, load_sweeps, load_views,
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
-    dict(type='GlobalAugmentAll', rot_range=[-0.3925, 0.3925], scale_ratio_range=[0.9, 1.1],
+    gt_paste,  # in the original LiDAR frame, where the database boxes are
+    dict(type='GlobalAugmentAll', rot_range=[-0.78539816, 0.78539816],
+         scale_ratio_range=[0.9, 1.1],
          translation_std=[0.5, 0.5, 0.5], flip_ratio_bev_horizontal=0.5,
          flip_ratio_bev_vertical=0.5, bev_xbound=bev_xbound, bev_ybound=bev_ybound),
     load_map,  # after the augmentation: rasterised exactly in the augmented frame
@@ -73,6 +96,8 @@ train_pipeline = [
     dict(type='Pack3DDetBEVInputs',
          keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev'])
 ]
+# the recipe's last epochs (and the fused fine-tuning): the same pipeline without GT-paste
+train_pipeline_no_paste = [t for t in train_pipeline if t['type'] != 'ObjectSample']
 test_pipeline = [
     load_keyframe, load_test_sweeps, load_views, load_map,
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=test_resize_lim,
