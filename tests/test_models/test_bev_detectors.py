@@ -106,3 +106,29 @@ def test_camera_always_dropped_leaves_the_image_backbone_without_gradient(name):
             assert param.grad is None or param.grad.abs().max() == 0, param_name
     lidar_grads = [p.grad for p in detector.pts_middle_encoder.parameters() if p.grad is not None]
     assert lidar_grads and any(g.abs().sum() > 0 for g in lidar_grads)
+
+
+def test_depth_loss_uses_the_packed_lidar_depth_even_when_the_lidar_is_dropped():
+    """``gt_depth`` is supervision, not input: with the LiDAR always dropped the depth loss is
+    still there; a camera flagged missing is not supervised; gradients reach the depth net."""
+    detector = _build('bevfusion', modality_drop=(0.0, 1.0))
+    assert detector.with_depth_loss
+    batch = make_batch(seed=1)
+    gt = torch.zeros(6, 16, 44)
+    gt[:, ::2, ::2] = 20.0
+    for sample in batch['data_samples']:
+        sample.gt_depth = gt.clone()
+    losses = _run(detector, True, seed=1)  # no gt_depth packed: no supervision, but finite
+    assert losses['loss_depth'].item() == 0.0
+    data = detector.data_preprocessor(batch, training=True)
+    losses = detector(**data, mode='loss')
+    assert torch.isfinite(losses['loss_depth']) and losses['loss_depth'].item() > 0
+    detector.zero_grad(set_to_none=True)
+    losses['loss_depth'].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in detector.view_transform.depth_net.parameters())
+    for sample in data['data_samples']:
+        sample.set_metainfo(dict(camera_missing=True))
+    camera_missing = detector.depth_loss(torch.full((2, 6, 59, 16, 44), 1 / 59),
+                                         data['data_samples'])
+    assert camera_missing.item() == 0.0

@@ -87,3 +87,53 @@ def test_bad_shapes_name_the_tensor():
         vt(torch.randn(1, 6, 8, 16, 44), eye, eye[:, :5], eye, torch.eye(4)[None])
     with pytest.raises(ValueError, match='dbound'):
         _view_transform(dbound=(0.0, 60.0, 1.0))
+
+
+def _depth_inputs(vt, requires_grad=True):
+    cam2img, lidar2cam = rig_matrices()
+    mats = [torch.from_numpy(m)[None] for m in (cam2img, lidar2cam,
+                                                resize_matrix(352 / 400, 128 / 225))]
+    feats = torch.randn(1, 6, 8, 16, 44, requires_grad=requires_grad)
+    return feats, mats
+
+
+def test_depth_loss_is_zero_and_finite_without_lidar_returns():
+    vt = _view_transform(loss_depth_weight=3.0)
+    feats, mats = _depth_inputs(vt)
+    bev, depth = vt(feats, *mats, torch.eye(4)[None], return_depth=True)
+    assert depth.shape == (1, 6, vt.num_depth, 16, 44)
+    torch.testing.assert_close(depth.sum(2), torch.ones(1, 6, 16, 44))
+    loss = vt.loss_depth(depth, torch.zeros(1, 6, 16, 44))
+    assert loss.item() == 0.0
+    loss.backward()  # still in the graph: a batch without returns trains like any other
+    assert torch.isfinite(vt.depth_net.weight.grad).all()
+    # returns out of the bins (0.2 m, 90 m) or in masked views are not supervised either
+    gt = torch.zeros(1, 6, 16, 44)
+    gt[0, 0, 0, 0], gt[0, 0, 0, 1], gt[0, 2, 3, 3] = 0.2, 90.0, 10.0
+    valid = torch.tensor([[True, True, False, True, True, True]])
+    assert vt.loss_depth(depth.detach(), gt, valid).item() == 0.0
+    with pytest.raises(ValueError, match=r'gt_depth must be \(1, 6, 16, 44\)'):
+        vt.loss_depth(depth, torch.zeros(1, 6, 32, 88))
+
+
+def test_depth_loss_reaches_the_depth_net_and_prefers_the_lidar_bin():
+    torch.manual_seed(0)
+    vt = _view_transform(depth_net_channels=8, loss_depth_weight=1.0)
+    feats, mats = _depth_inputs(vt)
+    _, depth = vt(feats, *mats, torch.eye(4)[None], return_depth=True)
+    gt = torch.zeros(1, 6, 16, 44)
+    gt[0, :, ::2, ::3] = 12.2  # bin 11
+    loss = vt.loss_depth(depth, gt)
+    assert torch.isfinite(loss) and loss.item() > 0
+    loss.backward()
+    assert feats.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in vt.depth_net.parameters())
+    # one-hot at the LiDAR bin scores ~0; uniform scores BCE(1/D) summed over the D bins
+    right = torch.zeros_like(depth.detach())
+    right[:, :, 11] = 1.0
+    assert vt.loss_depth(right, gt).item() < 1e-3
+    uniform = torch.full_like(right, 1.0 / vt.num_depth)
+    d = vt.num_depth
+    expected = -np.log(1 / d) - (d - 1) * np.log(1 - 1 / d)
+    assert vt.loss_depth(uniform, gt).item() == pytest.approx(expected, rel=1e-4)

@@ -8,7 +8,8 @@
 #
 # Packed sample (Pack3DDetBEVInputs; see README "Multi-modal data contract"):
 #   inputs['img'] (6, 3, 128, 352) float32 BGR 0-255, inputs['points'] (P, 5) x y z intensity
-#   time_lag; data_sample.gt_masks_bev (6, 200, 200) uint8; metainfo cam2img / lidar2cam /
+#   time_lag; data_sample.gt_masks_bev (6, 200, 200) uint8; (train) data_sample.gt_depth
+#   (6, 16, 44) float32 LiDAR depth per feature cell; metainfo cam2img / lidar2cam /
 #   lidar2img / cam2lidar / img_aug_matrix (6, 4, 4), lidar_aug_matrix (4, 4).
 # Evaluation: the devkit's DetectionEval (NuScenesMetric on v1.0-mini) and BEV map IoU.
 _base_ = ['./nus-bev-3d.py']
@@ -48,12 +49,15 @@ train_pipeline = [
     load_map,  # after the augmentation: rasterised exactly in the augmented frame
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=train_resize_lim,
          bot_pct_lim=bot_pct_lim, rot_lim={{_base_.rot_lim}}, rand_flip=True, is_train=True),
+    # LiDAR depth per image feature cell (stride 8 of the tiny model), keyframe sweep only:
+    # the depth supervision of the LSS view transform, after both augmentations
+    dict(type='MultiViewDepthGT', downsample=8, max_time_lag=0.0),
     dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
     dict(type='FastPointShuffle'),
     dict(type='Pack3DDetBEVInputs',
-         keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev'])
+         keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev', 'gt_depth'])
 ]
 test_pipeline = [
     load_keyframe, {{_base_.load_test_sweeps}}, load_views, load_map,

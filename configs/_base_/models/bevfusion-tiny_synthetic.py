@@ -7,6 +7,8 @@ voxel_size = [0.8, 0.8, 1.0]
 grid_size = [128, 128, 8]
 bev_bound = [-51.2, 51.2, 1.6]  # 64 x 64 BEV cells (the map head resamples to 0.5 m)
 input_size = (128, 352)  # (H, W) network input after ImageAug3D
+feature_stride = 8  # of the FPN level the view transform lifts (MultiViewDepthGT downsample)
+depth_loss_weight = 1.0
 camera_bev_channels = 32
 lidar_bev_channels = 128  # SparseEncoder output_channels 64 x 2 height cells
 fused_channels = 64
@@ -25,8 +27,12 @@ model = dict(
     img_neck=dict(type='mmdet.FPN', in_channels=[32, 64, 128], out_channels=64, num_outs=3),
     view_transform=dict(type='LSSViewTransform', in_channels=64,
                         out_channels=camera_bev_channels, image_size=input_size,
-                        feature_size=(input_size[0] // 8, input_size[1] // 8), xbound=bev_bound,
-                        ybound=bev_bound, zbound=[-10.0, 10.0, 20.0], dbound=[1.0, 60.0, 1.0]),
+                        feature_size=(input_size[0] // feature_stride,
+                                      input_size[1] // feature_stride), xbound=bev_bound,
+                        ybound=bev_bound, zbound=[-10.0, 10.0, 20.0], dbound=[1.0, 60.0, 1.0],
+                        # BEVDepth's LiDAR depth supervision (gt_depth from MultiViewDepthGT in
+                        # the train pipeline) and BEVFusion's 3x3 depth net
+                        depth_net_channels=64, loss_depth_weight=depth_loss_weight),
     pts_voxel_encoder=dict(type='HardSimpleVFE', num_features=5),
     pts_middle_encoder=dict(
         type='SparseEncoder', in_channels=5, sparse_shape=[grid_size[2] + 1] + grid_size[1::-1],

@@ -1,6 +1,7 @@
 """Data transforms (loading, augmentation, sensor corruptions, formatting)."""
 from .corruptions import *  # noqa: F401,F403
 from .corruptions import __all__ as _corruption_names
+from .depth_gt import MultiViewDepthGT
 from .formatting import BEV_META_KEYS, Pack3DDetBEVInputs, bev_meta
 from .global_augment import GlobalAugmentAll
 from .image_aug import ImageAug3D
@@ -14,6 +15,6 @@ from .point_ops import FastPointShuffle, FastPointsRangeFilter
 __all__ = list(_corruption_names) + [
     'LoadSweepsWithRing', 'LoadOcc3DGT', 'LoadNuScenesOccupancyGT', 'occupancy_grid',
     'LoadBEVMapGT', 'GlobalAugmentAll', 'LoadMultiViewImages', 'NUSCENES_CAMERAS', 'ImageAug3D',
-    'Pack3DDetBEVInputs', 'BEV_META_KEYS', 'bev_meta', 'CheckedLoadPointsFromFile',
-    'FastPointsRangeFilter', 'FastPointShuffle'
+    'MultiViewDepthGT', 'Pack3DDetBEVInputs', 'BEV_META_KEYS', 'bev_meta',
+    'CheckedLoadPointsFromFile', 'FastPointsRangeFilter', 'FastPointShuffle'
 ]

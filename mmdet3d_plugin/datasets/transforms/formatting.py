@@ -5,6 +5,9 @@ Adds to mmdet3d's packing:
 * key ``'gt_masks_bev'`` (C, X, Y) uint8 (``LoadBEVMapGT``) -> ``data_sample.gt_masks_bev``, a
   torch.uint8 tensor data field (train and test), where ``BEVMapSegMetric`` (``gt_key=
   'gt_masks_bev'``) finds it in the model's output data samples;
+* key ``'gt_depth'`` (N, h, w) float32 (``MultiViewDepthGT``, LiDAR depth per image feature
+  cell, 0 = no return) -> ``data_sample.gt_depth``, a float32 tensor data field (training only:
+  the depth supervision of the LSS view transform);
 * multi-view images stay one (N, 3, H, W) tensor per sample (mmdet3d's behaviour for a list
   ``img``), so ``Det3DDataPreprocessor`` gives ``inputs['imgs']`` (B, N, 3, H, W);
 * default meta keys ``BEV_META_KEYS`` on top of mmdet3d's: ``img_aug_matrix`` (N, 4, 4),
@@ -30,7 +33,9 @@ BEV_META_KEYS = ('img_aug_matrix', 'lidar_aug_matrix', 'cam2lidar', 'lidar2cam',
                  'camera_missing', 'lidar_missing', 'dropped_views', 'num_views', 'cam_names',
                  'token')
 #: Data-sample fields packed by this class beyond mmdet3d's.
-BEV_GT_KEYS = ('gt_masks_bev', )
+BEV_GT_KEYS = ('gt_masks_bev', 'gt_depth')
+#: Layout of each packed field, for error messages.
+_GT_LAYOUT = {'gt_masks_bev': '(C, X, Y)', 'gt_depth': '(N, h, w)'}
 _MMDET3D_META_KEYS = Pack3DDetInputs.__init__.__defaults__[0]
 
 
@@ -65,7 +70,7 @@ class Pack3DDetBEVInputs(Pack3DDetInputs):
 
     Args:
         keys (Sequence[str]): As mmdet3d's (``'points'``, ``'img'``, ``'gt_bboxes_3d'``,
-            ``'gt_labels_3d'``, ...) plus ``'gt_masks_bev'``.
+            ``'gt_labels_3d'``, ...) plus ``'gt_masks_bev'`` and ``'gt_depth'``.
         meta_keys (Sequence[str]): Defaults to mmdet3d's meta keys + ``BEV_META_KEYS``.
     """
 
@@ -77,7 +82,7 @@ class Pack3DDetBEVInputs(Pack3DDetInputs):
                          meta_keys=tuple(meta_keys))
 
     def pack_single_results(self, results: Dict) -> Dict:
-        """Pack like mmdet3d, then attach ``gt_masks_bev`` (C, X, Y) to the data sample."""
+        """Pack like mmdet3d, then attach ``gt_masks_bev`` / ``gt_depth`` to the data sample."""
         packed = super().pack_single_results(results)
         for key in self.bev_keys:
             if key not in results:
@@ -86,8 +91,8 @@ class Pack3DDetBEVInputs(Pack3DDetInputs):
             if not isinstance(masks, torch.Tensor):
                 masks = torch.from_numpy(np.ascontiguousarray(masks))
             if masks.dim() != 3:
-                raise ValueError(f"Pack3DDetBEVInputs: results['{key}'] must be (C, X, Y), got "
-                                 f'shape {tuple(masks.shape)}')
+                raise ValueError(f"Pack3DDetBEVInputs: results['{key}'] must be "
+                                 f'{_GT_LAYOUT[key]}, got shape {tuple(masks.shape)}')
             packed['data_samples'].set_field(masks, key)
         return packed
 

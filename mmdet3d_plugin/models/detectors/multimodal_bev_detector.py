@@ -13,7 +13,16 @@ Batch contract (``Det3DDataPreprocessor`` output + ``Pack3DDetBEVInputs`` metain
 * metainfo ``cam2img``, ``lidar2cam``, ``img_aug_matrix`` ``(N, 4, 4)``;
   ``lidar_aug_matrix`` ``(4, 4)`` (identity when absent); ``camera_missing`` /
   ``lidar_missing`` (False when absent);
-* ``gt_instances_3d`` and ``gt_masks_bev`` ``(6, 200, 200)`` for training.
+* ``gt_instances_3d`` and ``gt_masks_bev`` ``(6, 200, 200)`` for training; ``gt_depth``
+  ``(N, h, w)`` (``MultiViewDepthGT``) when the view transform has a depth loss.
+
+Depth supervision (BEVDepth): with ``view_transform.loss_depth_weight > 0`` the training losses
+include ``loss_depth``, the view transform's LiDAR depth loss on the depth distribution it lifts
+with. The packed LiDAR depth is *supervision, not input*: a sample whose LiDAR the modality drop
+(or a ``lidar_missing`` flag) removes from the LiDAR branch is still depth-supervised, while a
+sample flagged ``camera_missing`` and the views in its ``dropped_views`` are not (their images
+are blank). Samples without ``gt_depth`` are left unsupervised (a warning is logged once when a
+whole batch lacks it).
 
 Outputs: ``pred_instances_3d`` (boxes, scores, labels) and ``masks_bev`` ``(6, 200, 200)``
 probabilities, what ``NuScenesMetric`` and ``BEVMapSegMetric`` read.
@@ -115,6 +124,7 @@ class MultiModalBEVDetector(Base3DDetector):
         self.img_feature_level = int(img_feature_level)
         self.modality_drop = tuple(float(p) for p in modality_drop)
         self.modality_dropper = ModalityDropSampler(self.modality_drop)
+        self._warned_depth = False
 
     def init_weights(self) -> None:
         """mmengine's init, then every sub-module mmengine did not reach.
@@ -136,16 +146,19 @@ class MultiModalBEVDetector(Base3DDetector):
             logger.setLevel(level)
 
     # ------------------------------------------------------------------ modality branches
-    def camera_bev(self, imgs: Tensor, data_samples: Sequence) -> Tensor:
+    def camera_bev(self, imgs: Tensor, data_samples: Sequence,
+                   return_depth: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """Lift the camera images to a BEV map.
 
         Args:
             imgs: ``(B, N, 3, H, W)`` normalised images.
             data_samples: ``B`` samples with metainfo ``cam2img``, ``lidar2cam``,
                 ``img_aug_matrix`` ``(N, 4, 4)`` and optionally ``lidar_aug_matrix`` ``(4, 4)``.
+            return_depth: Also return the view transform's ``(B, N, D, h, w)`` depth
+                probabilities.
 
         Returns:
-            Tensor: ``(B, C_cam, Y, X)`` camera BEV map.
+            Tensor: ``(B, C_cam, Y, X)`` camera BEV map (and the depth with ``return_depth``).
         """
         batch, views = imgs.shape[:2]
         feats = self.img_neck(self.img_backbone(imgs.flatten(0, 1)))
@@ -155,7 +168,43 @@ class MultiModalBEVDetector(Base3DDetector):
         matrices = [_stack_meta(data_samples, key, (views, 4, 4), device)
                     for key in ('cam2img', 'lidar2cam', 'img_aug_matrix')]
         lidar_aug = _stack_meta(data_samples, 'lidar_aug_matrix', (4, 4), device)
+        if return_depth:
+            return self.view_transform(feats, *matrices, lidar_aug, return_depth=True)
         return self.view_transform(feats, *matrices, lidar_aug)
+
+    @property
+    def with_depth_loss(self) -> bool:
+        """Whether training adds the view transform's LiDAR depth loss."""
+        return self.has_camera and getattr(self.view_transform, 'loss_depth_weight', 0.0) > 0
+
+    def depth_loss(self, depth: Tensor, data_samples: Sequence) -> Tensor:
+        """The view transform's depth loss against the packed ``gt_depth`` of each sample.
+
+        Args:
+            depth: ``(B, N, D, h, w)`` depth probabilities.
+            data_samples: ``B`` samples; ``gt_depth`` ``(N, h, w)`` where packed.
+
+        Returns:
+            Tensor: scalar ``loss_depth`` (see the module docstring for who is supervised).
+        """
+        batch, views = depth.shape[:2]
+        gt = depth.new_zeros((batch, views) + tuple(depth.shape[3:]))
+        valid = torch.zeros((batch, views), dtype=torch.bool, device=depth.device)
+        for index, sample in enumerate(data_samples):
+            if 'gt_depth' not in sample:
+                continue
+            gt[index] = sample.gt_depth.to(gt)
+            if not sample.metainfo.get('camera_missing', False):
+                valid[index] = True
+                dropped = [int(v) for v in sample.metainfo.get('dropped_views') or ()]
+                valid[index, dropped] = False
+        if not any('gt_depth' in sample for sample in data_samples) and not self._warned_depth:
+            MMLogger.get_current_instance().warning(
+                'view_transform.loss_depth_weight > 0 but no data sample has gt_depth: add '
+                "MultiViewDepthGT after ImageAug3D and 'gt_depth' to Pack3DDetBEVInputs keys "
+                'in the train pipeline (loss_depth is 0 meanwhile)')
+            self._warned_depth = True
+        return self.view_transform.loss_depth(depth, gt, valid)
 
     def _point_dims(self) -> int:
         for name in ('num_features', 'in_channels'):
@@ -215,8 +264,8 @@ class MultiModalBEVDetector(Base3DDetector):
         bev = self.pts_middle_encoder(encoded, coors, batch)
         return bev * has_points[:, None, None, None].to(bev.dtype), has_points
 
-    def fuse_modalities(self, batch_inputs: dict, data_samples: Sequence,
-                        training: bool) -> Union[Tensor, Dict[str, Tensor]]:
+    def fuse_modalities(self, batch_inputs: dict, data_samples: Sequence, training: bool,
+                        aux: Optional[dict] = None) -> Union[Tensor, Dict[str, Tensor]]:
         """Run both branches and the fuser on the modalities each sample has.
 
         A modality counts as present unless the batch lacks it, the sample's metainfo flags it
@@ -227,6 +276,8 @@ class MultiModalBEVDetector(Base3DDetector):
                 docstring); either may be absent.
             data_samples: ``B`` data samples.
             training: Whether to apply the random modality drop.
+            aux: When given, receives ``'depth'`` ``(B, N, D, h, w)``, the camera branch's depth
+                probabilities, if the camera branch ran.
 
         Returns:
             ``(B, C, Y, X)`` fused BEV map, or ``{'det': ..., 'seg': ...}`` task maps.
@@ -241,7 +292,9 @@ class MultiModalBEVDetector(Base3DDetector):
             present = self.modality_dropper(present)
         feats = []
         if self.has_camera:
-            if present[:, 0].any():
+            if present[:, 0].any() and aux is not None:
+                cam, aux['depth'] = self.camera_bev(imgs, data_samples, return_depth=True)
+            elif present[:, 0].any():
                 cam = self.camera_bev(imgs, data_samples)
             else:
                 cam = torch.zeros((len(data_samples), self.view_transform.bev_channels) +
@@ -257,20 +310,21 @@ class MultiModalBEVDetector(Base3DDetector):
             feats.append(None)
         return self.fuser(feats, present)
 
-    def extract_feat(self, batch_inputs: dict, data_samples: Sequence,
-                     training: bool = False) -> Dict[str, Tensor]:
+    def extract_feat(self, batch_inputs: dict, data_samples: Sequence, training: bool = False,
+                     aux: Optional[dict] = None) -> Dict[str, Tensor]:
         """Fused BEV features after the shared BEV backbone and neck, per task.
 
         Args:
             batch_inputs: As :meth:`fuse_modalities`.
             data_samples: ``B`` data samples.
             training: Whether to apply the random modality drop.
+            aux: As :meth:`fuse_modalities`.
 
         Returns:
             dict: ``{'det': (B, C, Y', X'), 'seg': (B, C, Y', X')}`` (the same tensor for both
             tasks when the fuser returns one map).
         """
-        fused = self.fuse_modalities(batch_inputs, data_samples, training)
+        fused = self.fuse_modalities(batch_inputs, data_samples, training, aux)
         if not isinstance(fused, dict):
             shared = self.bev_neck(self.bev_backbone(fused))[0]
             return {task: shared for task in TASKS}
@@ -288,11 +342,17 @@ class MultiModalBEVDetector(Base3DDetector):
                 ``gt_masks_bev`` ``(6, 200, 200)`` for the map head.
 
         Returns:
-            dict: Scalar losses, the detection head's (``task0.loss_heatmap``, ...) and the
-            map head's ``loss_map_<class>``; mmengine sums every key containing ``loss``.
+            dict: Scalar losses, the detection head's (``task0.loss_heatmap``, ...), the
+            map head's ``loss_map_<class>`` and, with a depth-supervised view transform,
+            ``loss_depth``; mmengine sums every key containing ``loss``.
         """
-        feats = self.extract_feat(batch_inputs, batch_data_samples, training=True)
+        aux = {} if self.with_depth_loss else None
+        feats = self.extract_feat(batch_inputs, batch_data_samples, training=True, aux=aux)
         losses = {}
+        if aux is not None:
+            # zero (in the graph of no camera parameter) when the drop skipped every camera
+            losses['loss_depth'] = (self.depth_loss(aux['depth'], batch_data_samples)
+                                    if 'depth' in aux else feats['det'].sum() * 0.0)
         if self.bbox_head is not None:
             losses.update(self.bbox_head.loss([feats['det']], batch_data_samples))
         if self.seg_head is not None:

@@ -1,13 +1,15 @@
 """Lift-Splat-Shoot camera -> BEV view transform on Drive3D's BEV pooling op."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
+from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmdet3d_plugin.ops.bev_pool import bev_pool_depth
 from mmdet3d_plugin.registry import MODELS
 from .bev_grid import MetricGrid
+from .depth_loss import depth_bin_targets, depth_bce_loss
 from .frustum import frustum_to_lidar, make_frustum
 
 
@@ -28,6 +30,11 @@ class LSSViewTransform(BaseModule):
         feature_size: ``(h, w)`` of the image features.
         xbound, ybound, zbound: BEV grid ``(min, max, step)`` in the LiDAR frame, metres.
         dbound: Depth bins ``(min, max, step)`` in metres.
+        depth_net_channels: None: the depth/context net is one 1x1 conv (LSS); an int ``M``:
+            two 3x3 conv-BN-ReLU layers of ``M`` channels before it (BEVFusion's
+            ``DepthLSSTransform`` depth net), so the depth of a pixel can use its neighbourhood.
+        loss_depth_weight: Weight of the LiDAR depth supervision (:meth:`loss_depth`, BEVDepth's
+            binary cross-entropy on the depth bins); 0 disables it.
         init_cfg: mmengine init config.
 
     Shapes:
@@ -37,7 +44,9 @@ class LSSViewTransform(BaseModule):
 
     def __init__(self, in_channels: int, out_channels: int, image_size: Tuple[int, int],
                  feature_size: Tuple[int, int], xbound: Sequence[float], ybound: Sequence[float],
-                 zbound: Sequence[float], dbound: Sequence[float], init_cfg=None) -> None:
+                 zbound: Sequence[float], dbound: Sequence[float],
+                 depth_net_channels: Optional[int] = None, loss_depth_weight: float = 0.0,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.grid = MetricGrid(xbound, ybound, zbound)
         self.image_size = tuple(int(v) for v in image_size)
@@ -46,7 +55,20 @@ class LSSViewTransform(BaseModule):
                              persistent=False)
         self.num_depth = self.frustum.shape[0]
         self.out_channels = int(out_channels)
-        self.depth_net = nn.Conv2d(in_channels, self.num_depth + self.out_channels, 1)
+        self.dbound = tuple(float(v) for v in dbound)
+        self.loss_depth_weight = float(loss_depth_weight)
+        if self.loss_depth_weight < 0:
+            raise ValueError(f'LSSViewTransform: loss_depth_weight must be >= 0, got '
+                             f'{loss_depth_weight}')
+        outputs = self.num_depth + self.out_channels
+        if depth_net_channels is None:
+            self.depth_net = nn.Conv2d(in_channels, outputs, 1)
+        else:
+            mid = int(depth_net_channels)
+            self.depth_net = nn.Sequential(
+                ConvModule(in_channels, mid, 3, padding=1, norm_cfg=dict(type='BN')),
+                ConvModule(mid, mid, 3, padding=1, norm_cfg=dict(type='BN')),
+                nn.Conv2d(mid, outputs, 1))
 
     @property
     def bev_channels(self) -> int:
@@ -76,16 +98,19 @@ class LSSViewTransform(BaseModule):
                              f'got {tuple(lidar_aug_matrix.shape)}')
 
     def forward(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor, img_aug_matrix: Tensor,
-                lidar_aug_matrix: Tensor) -> Tensor:
+                lidar_aug_matrix: Tensor,
+                return_depth: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """Splat image features onto the BEV grid.
 
         Args:
             feats: ``(B, N, C_in, h, w)`` image features of the N cameras.
             cam2img, lidar2cam, img_aug_matrix: ``(B, N, 4, 4)`` (see :mod:`.frustum`).
             lidar_aug_matrix: ``(B, 4, 4)``.
+            return_depth: Also return the depth distribution (for :meth:`loss_depth`).
 
         Returns:
-            Tensor: ``(B, C_out * Z, Y, X)``.
+            Tensor: ``(B, C_out * Z, Y, X)``; with ``return_depth`` a tuple of it and the
+            ``(B, N, D, h, w)`` depth probabilities.
         """
         self._check_inputs(feats, cam2img, lidar2cam, img_aug_matrix, lidar_aug_matrix)
         batch, views, channels, feat_h, feat_w = feats.shape
@@ -107,4 +132,34 @@ class LSSViewTransform(BaseModule):
             depth.reshape(-1)[flat_inside].to(context.dtype),
             context.reshape(-1, self.out_channels).contiguous(), pixel_index, coords, batch,
             self.grid.shape)  # (B, C_out, Z, Y, X)
+        if return_depth:
+            return pooled.flatten(1, 2), depth.reshape(batch, views, self.num_depth, feat_h,
+                                                       feat_w)
         return pooled.flatten(1, 2)
+
+    def loss_depth(self, depth: Tensor, gt_depth: Tensor,
+                   valid_views: Optional[Tensor] = None) -> Tensor:
+        """Weighted LiDAR depth loss of the predicted depth distribution.
+
+        Args:
+            depth: ``(B, N, D, h, w)`` depth probabilities (:meth:`forward` with
+                ``return_depth``).
+            gt_depth: ``(B, N, h, w)`` LiDAR depth in metres, 0 where no point fell
+                (``MultiViewDepthGT``).
+            valid_views: ``(B, N)`` bool, views whose image is real (not dropped or blanked);
+                all when None.
+
+        Returns:
+            Tensor: scalar ``loss_depth_weight`` x mean over supervised cells of the bins' summed
+            binary cross-entropy; 0 (still in the graph) when no cell has a LiDAR return.
+        """
+        if tuple(gt_depth.shape) != tuple(depth.shape[:2]) + tuple(depth.shape[3:]):
+            raise ValueError(f'LSSViewTransform.loss_depth: gt_depth must be '
+                             f'{tuple(depth.shape[:2]) + tuple(depth.shape[3:])} (B, N, h, w) '
+                             f'to match the depth {tuple(depth.shape)}, got '
+                             f'{tuple(gt_depth.shape)}; set MultiViewDepthGT downsample to the '
+                             'feature stride')
+        target, mask = depth_bin_targets(gt_depth, self.dbound, self.num_depth)
+        if valid_views is not None:
+            mask = mask & valid_views[:, :, None, None].to(mask.device)
+        return self.loss_depth_weight * depth_bce_loss(depth, target, mask)
