@@ -9,13 +9,22 @@ finished setting is kept in <work-dir>/settings/<setting>.json and not recompute
 Settings whose input the model does not load (camera corruptions for a LiDAR-only model) are
 listed as n/a with the reason.
 
+MetaBEV's Table 2 (zero-shot vs in-domain): CHECKPOINT is the model trained clean (zero-shot);
+--in-domain NAME=CHECKPOINT (or a JSON file mapping names to checkpoints) adds, per corruption,
+the model trained with that corruption (see "In-domain protocol" in configs/metabev/README.md),
+evaluated under the same settings. <work-dir>/table2.md, .csv and .json put both side by side;
+settings without an in-domain checkpoint show '—'.
+
 Examples:
     python tools/robustness.py CONFIG CHECKPOINT --work-dir work_dirs/robustness
     python tools/robustness.py CONFIG CHECKPOINT --quick
     python tools/robustness.py CONFIG CHECKPOINT --corruptions beam_reduction missing_objects \
         --severities beam_reduction=16,4 missing_objects=0.5
+    python tools/robustness.py CONFIG CLEAN.pth --corruptions beam_reduction view_drop \
+        --in-domain beam_reduction=BEAMS.pth view_drop=VIEWS.pth
 """
 import argparse
+import json
 import os.path as osp
 import sys
 
@@ -43,6 +52,9 @@ def parse_args(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help='clean, Missing LiDAR, Missing Camera and the middle severity of '
                         'every other corruption')
+    parser.add_argument('--in-domain', nargs='+', metavar='NAME=CKPT|MAP.json',
+                        help='checkpoints trained with a corruption (MetaBEV Table 2 in-domain '
+                        'column): NAME=CHECKPOINT pairs, or one JSON file {NAME: CHECKPOINT}')
     parser.add_argument('--seed', type=int, default=0, help='base seed of the corruptions')
     parser.add_argument('--max-samples', type=int,
                         help='evaluate only the first N test samples (not with NuScenesMetric, '
@@ -57,15 +69,48 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def parse_in_domain(tokens) -> dict:
+    """``--in-domain`` tokens -> {corruption: checkpoint}.
+
+    Raises:
+        ValueError: for a malformed token, an unknown corruption or a name given twice.
+    """
+    if not tokens:
+        return {}
+    if len(tokens) == 1 and tokens[0].endswith('.json'):
+        with open(tokens[0]) as f:
+            pairs = list(json.load(f).items())
+    else:
+        pairs = []
+        for token in tokens:
+            if '=' not in token:
+                raise ValueError(f'--in-domain: {token!r} is not NAME=CHECKPOINT')
+            pairs.append(tuple(token.split('=', 1)))
+    mapping = {}
+    for name, checkpoint in pairs:
+        if name not in CORRUPTION_SUITE:
+            raise ValueError(f'--in-domain: unknown corruption {name!r}; valid names: '
+                             f'{list(CORRUPTION_SUITE)}')
+        if name in mapping:
+            raise ValueError(f'--in-domain: {name!r} is given twice')
+        mapping[name] = str(checkpoint)
+    return mapping
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmdet3d_plugin.engine import CheckpointError
     from mmdet3d_plugin.robustness import run_robustness
     from mmdet3d_plugin.robustness.settings import parse_severities, select_settings
     try:  # validate the selection before anything is loaded
-        select_settings(args.corruptions, parse_severities(args.severities or []),
-                        quick=args.quick)
-    except ValueError as error:
+        settings = select_settings(args.corruptions, parse_severities(args.severities or []),
+                                   quick=args.quick)
+        in_domain = parse_in_domain(args.in_domain)
+        missing = sorted(set(in_domain) - {s.corruption for s in settings})
+        if missing:
+            raise ValueError(f'--in-domain names {missing}, which the study does not evaluate '
+                             '(add them to --corruptions)')
+    except (ValueError, OSError) as error:
         print(f'robustness.py: error: {error}', file=sys.stderr)
         return 2
     try:
@@ -74,18 +119,18 @@ def main(argv=None) -> int:
             severities=args.severities, quick=args.quick, seed=args.seed,
             max_samples=args.max_samples, cfg_options=args.cfg_options, amp=args.amp,
             metrics=args.metrics, progress=not args.no_progress,
-            trust_checkpoint=args.trust_checkpoint)
+            trust_checkpoint=args.trust_checkpoint, in_domain=in_domain)
     except CheckpointError as error:
         print(f'robustness.py: error: {type(error).__name__}: {error}', file=sys.stderr)
         return 2
-    with open(paths['md']) as f:
+    with open(paths['table2_md' if in_domain else 'md']) as f:
         print('\n' + f.read())
     counts = {status: sum(r['status'] == status for r in records)
               for status in ('ok', 'n/a', 'failed')}
     print(f'robustness: {counts["ok"]} evaluated, {counts["n/a"]} not applicable, '
           f'{counts["failed"]} failed')
-    for ext in ('md', 'csv', 'png'):
-        print(f'  {ext:<4} {osp.abspath(paths[ext])}')
+    for ext in ('md', 'csv', 'png', 'table2_md', 'table2_csv', 'table2_json'):
+        print(f'  {ext:<11} {osp.abspath(paths[ext])}')
     print(f'  per-setting results: {osp.join(osp.dirname(osp.abspath(paths["md"])), "settings")}')
     failed = [r['setting'] for r in records if r['status'] == 'failed']
     if failed:

@@ -7,6 +7,8 @@ Examples:
     python tools/train.py CONFIG --resume                # latest checkpoint in work_dir
     python tools/train.py CONFIG --max-epochs 24         # the schedule stretched to 24 epochs
     python tools/train.py CONFIG --resume CKPT --trust-checkpoint   # fully unpickle CKPT
+    python tools/train.py CONFIG --corruption beam_reduction      # in-domain: a severity per
+    python tools/train.py CONFIG --corruption view_drop=1,2,3     # sample, redrawn every epoch
     bash tools/dist_train.sh CONFIG 8                     # 8 GPUs (or 8 Gloo processes on CPU)
 """
 import argparse
@@ -38,6 +40,12 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_dataloader.batch_size=2 '
                         'optim_wrapper.optimizer.lr=0.01 (lists as key="[a,b]")')
+    parser.add_argument('--corruption', nargs='+', metavar='NAME[=V[,V]|=A:B]',
+                        help='train with these corruptions of the suite (MetaBEV in-domain '
+                        'protocol): severity drawn per sample from the suite (NAME), from a '
+                        'list (NAME=V,V) or a range (NAME=A:B), redrawn every epoch')
+    parser.add_argument('--corruption-prob', type=float, default=1.0,
+                        help='probability that a sample is corrupted (default 1)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -49,6 +57,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = prepare_train_config(args)
+    if args.corruption:
+        from mmdet3d_plugin.robustness.train_insert import apply_training_corruptions
+        apply_training_corruptions(cfg, args.corruption, args.corruption_prob)
     runner = build_runner(cfg, checkpoints_to_trust(cfg, args.trust_checkpoint))
     finished = False
     try:

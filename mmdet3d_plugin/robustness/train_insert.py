@@ -25,12 +25,13 @@ A corruption that would have to follow an augmentation it must precede raises an
 both transforms.
 """
 import copy
-from typing import Optional
+from typing import List, Optional, Sequence
 
 from mmdet3d_plugin.datasets.transforms.corruptions import CORRUPTION_SPECS
 from .pipeline_insert import (CAMERA_TRANSFORMS, RING_FILE_COLUMN, Insertion, _container, _last,
                               is_box_loader, is_image_loader, is_points_loader,
                               ring_file_loader, transform_name, walk)
+from .settings import _parse_value, check_corruption_names
 from .study import find_pipeline_owner
 
 #: Sampler types ``add_training_corruption`` replaces by ``EpochKeyedSampler``.
@@ -207,3 +208,31 @@ def add_training_corruption(cfg, corruption: str, severity='random', prob: float
     sampler['type'] = 'EpochKeyedSampler'
     loader['sampler'] = sampler
     return insertion.note
+
+
+def parse_corruption_arg(token: str):
+    """``tools/train.py --corruption`` token -> ``(name, severity)``.
+
+    ``NAME`` -> ``'random'``; ``NAME=V`` -> V; ``NAME=V,V`` -> [V, V]; ``NAME=A:B`` ->
+    ``dict(low=A, high=B)``.
+
+    Raises:
+        ValueError: for an unknown name or a value that is not a number.
+    """
+    name, _, values = token.partition('=')
+    check_corruption_names([name])
+    if not values:
+        return name, 'random'
+    if ':' in values:
+        low, _, high = values.partition(':')
+        return name, dict(low=_parse_value(low, token), high=_parse_value(high, token))
+    parsed = [_parse_value(value, token) for value in values.split(',') if value.strip()]
+    return name, parsed[0] if len(parsed) == 1 else parsed
+
+
+def apply_training_corruptions(cfg, tokens: Optional[Sequence[str]], prob: float = 1.0
+                               ) -> List[str]:
+    """Apply ``tools/train.py --corruption`` tokens to ``cfg`` (``add_training_corruption``
+    each, in order); returns the placement notes."""
+    return [add_training_corruption(cfg, *parse_corruption_arg(token), prob=prob)
+            for token in tokens or ()]

@@ -217,3 +217,53 @@ def test_add_training_corruption_sets_up_the_config():
     with pytest.raises(ValueError, match='InfiniteSampler'):
         add_training_corruption(dict(train_dataloader=dict(
             sampler=dict(type='InfiniteSampler'), dataset=dict(pipeline=TRAIN))), 'view_drop')
+
+
+def test_tool_tokens_parse_to_random_lists_and_ranges():
+    from mmdet3d_plugin.robustness.train_insert import parse_corruption_arg
+    assert parse_corruption_arg('beam_reduction') == ('beam_reduction', 'random')
+    assert parse_corruption_arg('beam_reduction=16,4') == ('beam_reduction', [16, 4])
+    assert parse_corruption_arg('view_drop=2') == ('view_drop', 2)
+    assert parse_corruption_arg('limited_field=60:120') == ('limited_field',
+                                                            dict(low=60, high=120))
+    with pytest.raises(ValueError, match='unknown corruption'):
+        parse_corruption_arg('fog=1')
+
+
+@pytest.mark.slow  # 5 samples through the real train pipeline: 15 s on the loaded 2 cores
+def test_the_synthetic_train_dataloader_redraws_per_epoch(synthetic_world):
+    """The camera + LiDAR train config of the synthetic world: view drop and beam reduction
+    through NuScenesBEVDataset, LoadSweepsWithRing and packing, keyed by (seed, epoch)."""
+    from mmengine.config import Config
+
+    from mmdet3d_plugin.registry import DATA_SAMPLERS, DATASETS
+    from mmdet3d_plugin.robustness.train_insert import apply_training_corruptions
+    root = str(synthetic_world.nuscenes) + '/'
+    cfg = Config.fromfile('configs/_base_/datasets/synthetic-nus-bev.py')
+    dataset = cfg.train_dataloader.dataset
+    unrelated = ('ObjectSample', 'LoadBEVMapGT', 'MultiViewDepthGT')  # GT-paste, map, depth
+    dataset.update(data_root=root, pipeline=[t for t in dataset.pipeline
+                                             if transform_name(t) not in unrelated])
+    for transform in dataset.pipeline:
+        if transform_name(transform) == 'LoadSweepsWithRing':
+            transform['sweeps_num'] = 2
+        if transform_name(transform).startswith('Pack'):
+            transform['keys'] = ['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d']
+    clean = DATASETS.build(copy.deepcopy(dataset))[0]
+    apply_training_corruptions(cfg, ['view_drop=1,2,3', 'beam_reduction=8'])
+    wrapped = DATASETS.build(cfg.train_dataloader.dataset)
+    sampler = DATA_SAMPLERS.build(cfg.train_dataloader.sampler,
+                                  default_args=dict(dataset=wrapped, seed=0))
+    assert len(next(iter(sampler))) == 3 and len(wrapped) == len(sampler)
+
+    def dropped(epoch, seed=0):
+        item = wrapped[(seed, epoch, 0)]
+        points = item['inputs']['points']
+        assert points.shape[1] == clean['inputs']['points'].shape[1]  # ring dropped again
+        assert len(points) < 0.5 * len(clean['inputs']['points'])  # 8 of 32 beams
+        views = item['data_samples'].metainfo['dropped_views']
+        assert not item['inputs']['img'][views].any() and 1 <= len(views) <= 3
+        return tuple(views)
+
+    per_epoch = [dropped(epoch) for epoch in range(3)]
+    assert len(set(per_epoch)) >= 2 and dropped(1) == per_epoch[1]
