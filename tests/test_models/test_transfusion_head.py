@@ -184,6 +184,18 @@ def test_loss_keys_finite_backward_and_empty_gt():
     assert float(empty['loss_bbox']) == 0 and float(empty['loss_cls']) > 0
 
 
+def test_loss_and_predict_under_autocast():
+    """``--amp`` (bfloat16 autocast on CPU): matching runs in float32, losses stay finite."""
+    head = _head()
+    samples = _samples([_boxes([(3.2, -8.0, 0.3)])], [[1]])
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = head.loss([torch.randn(1, 8, 32, 32)], samples)
+        head.eval()
+        results = head.predict([torch.randn(1, 8, 32, 32)], samples)
+    assert all(torch.isfinite(v.float()) for v in losses.values())
+    assert results[0].bboxes_3d.tensor.shape == (20, 9)
+
+
 def test_grid_mismatch_is_named():
     with pytest.raises(ValueError, match='point_cloud_range'):
         _head().loss([torch.randn(1, 8, 16, 16)], _samples([_boxes([(0, 0, 0)])], [[0]]))

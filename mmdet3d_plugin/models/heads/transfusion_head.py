@@ -199,7 +199,8 @@ class TransFusionHead(BaseModule):
         Args:
             feats: ``[x]``, ``(B, in_channels, H, W)``.
             batch_data_samples: ``B`` samples with ``gt_instances_3d`` (``bboxes_3d`` ``(K, 9)``
-                LiDAR boxes, ``labels_3d`` ``(K,)``); ``K`` may be 0.
+                LiDAR boxes, ``labels_3d`` ``(K,)``); ``K`` may be 0; labels outside
+                ``[0, C)`` (e.g. -1 for ignored classes) are left out.
 
         Returns:
             dict: ``loss_heatmap``, ``loss_cls``, ``loss_bbox`` (last layer), ``d{i}.loss_cls``
@@ -214,7 +215,10 @@ class TransFusionHead(BaseModule):
         gts = [sample.gt_instances_3d for sample in batch_data_samples]
         gt_boxes = [gt.bboxes_3d.tensor.to(dense.device) if hasattr(gt.bboxes_3d, 'tensor')
                     else gt.bboxes_3d.to(dense.device) for gt in gts]
-        gt_labels = [gt.labels_3d.to(dense.device) for gt in gts]
+        gt_labels = [gt.labels_3d.to(dense.device).long() for gt in gts]
+        known = [(labels >= 0) & (labels < self.num_classes) for labels in gt_labels]
+        gt_boxes = [boxes[keep].float() for boxes, keep in zip(gt_boxes, known)]
+        gt_labels = [labels[keep] for labels, keep in zip(gt_labels, known)]
         pc_range = self._train('point_cloud_range')
         target = torch.stack([
             heatmap_targets(boxes, labels, self.num_classes, dense.shape[-2:], pc_range,

@@ -70,8 +70,9 @@ class HungarianAssigner3D:
         if num_gts == 0 or num_preds == 0:
             return AssignResult(num_gts, gt_inds, overlaps, labels)
         with torch.no_grad():
-            cost, ious = self.cost_matrix(bboxes.detach(), cls_pred.detach(), gt_bboxes,
-                                          gt_labels, point_cloud_range)
+            # float32: mmcv's rotated-box IoU has no half kernel (AMP runs reach here)
+            cost, ious = self.cost_matrix(bboxes.detach().float(), cls_pred.detach().float(),
+                                          gt_bboxes.float(), gt_labels, point_cloud_range)
         cost = torch.nan_to_num(cost, nan=100.0, posinf=100.0, neginf=-100.0)
         rows, cols = linear_sum_assignment(cost.cpu().numpy())
         rows = torch.as_tensor(rows, dtype=torch.long, device=bboxes.device)
