@@ -12,8 +12,9 @@ from mmdet3d_plugin.engine import prepare_train_config, set_max_epochs
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = REPO / 'configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py'
-CYCLIC = REPO / ('configs/metabev/'
-                 'metabev_lidar-cam_swint-voxel0075_bev-evolving-m2oe_8xb4-cyclic-20e_nus-3d-map.py')
+# BEVFusion's LiDAR-only stage keeps the 20-epoch one-cycle (the fused configs fine-tune 6 epochs)
+CYCLIC = REPO / ('configs/bevfusion/'
+                 'bevfusion_lidar_voxel0075_second_secfpn_8xb4-cyclic-20e_nus-3d-map.py')
 
 
 def test_synthetic_schedule_doubles_and_keeps_the_iteration_warmup():
