@@ -32,8 +32,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from mmdet3d.structures.ops import box_np_ops
+from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
+from ...registry import SCOPE
 from ...structures.nuscenes_names import NUSCENES_DETECTION_CLASSES
 from ...utils.atomic_io import atomic_path
 
@@ -93,8 +95,9 @@ def create_groundtruth_database(data_root: str, info_path: str, info_prefix: str
     os.makedirs(out_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f'.{folder_name}.', suffix='.tmp', dir=out_dir)
     try:
-        dbinfos = _collect(_database_dataset(data_root, info_path, sweeps_num, load_dim),
-                           staging, folder_name, progress)
+        with DefaultScope.overwrite_default_scope(SCOPE):  # the pipeline's types are ours
+            dataset = _database_dataset(data_root, info_path, sweeps_num, load_dim)
+            dbinfos = _collect(dataset, staging, folder_name, progress)
         if os.path.isdir(database):
             shutil.rmtree(database)
         os.replace(staging, database)
