@@ -2,6 +2,7 @@
 tiny PointPillars checkpoint on a tiny synthetic world, two corruptions, the report files, and
 a re-run that recomputes nothing."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -117,3 +118,19 @@ def test_two_corruptions_report_and_resume(tiny_checkpoint):
     assert '5 finished setting(s)' in log and 'Loads checkpoint' not in log
     assert {p.name: p.stat().st_mtime_ns for p in (study / 'settings').iterdir()} == stamps
     assert (study / 'robustness.md').read_text() == markdown
+
+    # MetaBEV's Table 2: the same checkpoint as the "in-domain" model of missing_objects: the
+    # zero-shot study is reused, only its two settings are evaluated again, with equal scores
+    log = run([TOOL, CONFIG, checkpoint, '--work-dir', 'study', '--in-domain',
+               f'missing_objects={checkpoint}'] + SELECTION, cwd)
+    assert log.count('Loads checkpoint') == 1 and log.count('Epoch(test)') == 2
+    table = json.loads((study / 'table2.json').read_text())
+    rows = {row['setting']: row for row in table['rows']}
+    assert list(rows) == SETTINGS
+    for setting in ('missing_objects-0.0', 'missing_objects-1.0'):
+        nds = rows[setting]['metrics']['NDS']
+        assert nds['in_domain'] == nds['zero_shot'] and nds['gain'] == 0.0
+    assert rows['beam_reduction-1']['metrics']['NDS']['in_domain'] is None
+    markdown = (study / 'table2.md').read_text()
+    assert '| beam_reduction-1 | Beam Reduction | 1 |' in markdown and '| — |' in markdown
+    assert (study / 'in_domain' / 'missing_objects' / 'settings').is_dir()
