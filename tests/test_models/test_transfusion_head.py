@@ -41,8 +41,8 @@ def _coder():
 
 
 def _head(num_proposals=20, hidden=32, in_channels=8):
-    layer = dict(self_attn_cfg=dict(embed_dims=hidden, num_heads=4, dropout=0.0),
-                 cross_attn_cfg=dict(embed_dims=hidden, num_heads=4, dropout=0.0),
+    layer = dict(self_attn_cfg=dict(embed_dims=hidden, num_heads=4),
+                 cross_attn_cfg=dict(embed_dims=hidden, num_heads=4),
                  ffn_cfg=dict(embed_dims=hidden, feedforward_channels=2 * hidden, num_fcs=2,
                               ffn_drop=0.0))
     head = MODELS.build(dict(
@@ -245,7 +245,7 @@ def _config(path):
     return Config.fromfile(osp.join(REPO, path))
 
 
-def test_paper_configs_use_transfusion_and_the_centerhead_options_restore_centerhead():
+def test_paper_configs_use_the_transfusion_head_with_bevfusions_settings():
     paper = _config('configs/bevfusion/bevfusion_lidar-cam_swint-voxel0075_second_secfpn_'
                     '8xb4-cyclic-20e_nus-3d-map.py')
     head_cfg = paper.model.bbox_head
@@ -262,17 +262,38 @@ def test_paper_configs_use_transfusion_and_the_centerhead_options_restore_center
     metabev = _config('configs/metabev/metabev_lidar-cam_swint-voxel0075_bev-evolving-m2oe_'
                       '8xb4-cyclic-20e_nus-3d-map.py')
     assert metabev.model.bbox_head == head_cfg
-    for path in ('configs/bevfusion/bevfusion_lidar-cam_swint-voxel0075_second_secfpn_'
-                 'centerhead_8xb4-cyclic-20e_nus-3d-map.py',
-                 'configs/metabev/metabev_lidar-cam_swint-voxel0075_bev-evolving-m2oe_'
-                 'centerhead_8xb4-cyclic-20e_nus-3d-map.py'):
-        cfg = _config(path)
-        assert cfg.model.bbox_head.type == 'CenterHead'
-        assert 'num_proposals' not in cfg.model.bbox_head
-        assert 'assigner' not in cfg.model.train_cfg.pts
-        assert cfg.model.test_cfg.pts.nms_type == 'rotate'
-        flat = [n for task in cfg.model.bbox_head.tasks for n in task.class_names]
-        assert flat == cfg.class_names  # CenterHead needs the dataset's label order
+
+
+CENTERHEAD_STAGE1 = 'bevfusion_lidar_voxel0075_second_secfpn_centerhead_8xb4-cyclic-20e_nus-3d-map'
+CENTERHEAD_TWINS = {  # CenterHead option -> its TransFusion twin
+    f'bevfusion/{CENTERHEAD_STAGE1}':
+    'bevfusion/bevfusion_lidar_voxel0075_second_secfpn_8xb4-cyclic-20e_nus-3d-map',
+    'bevfusion/bevfusion_lidar-cam_swint-voxel0075_second_secfpn_centerhead_8xb4-cyclic-20e_'
+    'nus-3d-map': 'bevfusion/bevfusion_lidar-cam_swint-voxel0075_second_secfpn_8xb4-cyclic-20e_'
+    'nus-3d-map',
+    'metabev/metabev_lidar-cam_swint-voxel0075_bev-evolving-m2oe_centerhead_8xb4-cyclic-20e_'
+    'nus-3d-map': 'metabev/metabev_lidar-cam_swint-voxel0075_bev-evolving-m2oe_8xb4-cyclic-20e_'
+    'nus-3d-map',
+}
+
+
+@pytest.mark.parametrize('option', sorted(CENTERHEAD_TWINS), ids=osp.basename)
+def test_centerhead_option_differs_from_its_twin_only_in_the_head(option):
+    cfg = _config(f'configs/{option}.py').to_dict()
+    twin = _config(f'configs/{CENTERHEAD_TWINS[option]}.py').to_dict()
+    head = cfg['model']['bbox_head']
+    assert head['type'] == 'CenterHead' and 'num_proposals' not in head
+    assert cfg['model']['test_cfg']['pts']['nms_type'] == 'rotate'
+    flat = [name for task in head['tasks'] for name in task['class_names']]
+    assert flat == cfg['class_names']  # CenterHead needs the dataset's label order
+    if twin.get('load_from'):  # stage 2 loads the CenterHead stage 1
+        assert cfg.pop('load_from') == f'work_dirs/{CENTERHEAD_STAGE1}/epoch_20.pth'
+        twin.pop('load_from')
+    for model in (cfg['model'], twin['model']):
+        for key in ('bbox_head', 'train_cfg', 'test_cfg'):
+            model.pop(key)
+    cfg.pop('centerhead')
+    assert cfg == twin
 
 
 @pytest.mark.slow

@@ -58,8 +58,10 @@ model = dict(
         hidden_channel=128, num_decoder_layers=1, auxiliary=True, nms_kernel_size=3,
         skip_nms_classes=(8, 9),  # pedestrian, traffic_cone in nus-bev-3d.py's class order
         decoder_layer=dict(
-            self_attn_cfg=dict(embed_dims=128, num_heads=8, dropout=0.1),
-            cross_attn_cfg=dict(embed_dims=128, num_heads=8, dropout=0.1),
+            self_attn_cfg=dict(embed_dims=128, num_heads=8, attn_drop=0.1,
+                               dropout_layer=dict(type='Dropout', drop_prob=0.1)),
+            cross_attn_cfg=dict(embed_dims=128, num_heads=8, attn_drop=0.1,
+                                dropout_layer=dict(type='Dropout', drop_prob=0.1)),
             ffn_cfg=dict(embed_dims=128, feedforward_channels=256, num_fcs=2, ffn_drop=0.1,
                          act_cfg=dict(type='ReLU', inplace=True)),
             norm_cfg=dict(type='LN')),

@@ -35,8 +35,9 @@ def _default_common_heads() -> dict:
 
 
 def _default_decoder_layer(hidden: int) -> dict:
-    return dict(self_attn_cfg=dict(embed_dims=hidden, num_heads=8, dropout=0.1),
-                cross_attn_cfg=dict(embed_dims=hidden, num_heads=8, dropout=0.1),
+    attn = dict(embed_dims=hidden, num_heads=8, attn_drop=0.1,
+                dropout_layer=dict(type='Dropout', drop_prob=0.1))
+    return dict(self_attn_cfg=attn, cross_attn_cfg=dict(attn),
                 ffn_cfg=dict(embed_dims=hidden, feedforward_channels=2 * hidden, num_fcs=2,
                              ffn_drop=0.1, act_cfg=dict(type='ReLU', inplace=True)),
                 norm_cfg=dict(type='LN'))
