@@ -50,7 +50,7 @@ def _results(points_cam, time_lags):
 
 def test_point_lands_in_its_view_cell_and_bin_and_the_frustum_maps_back_to_it():
     points_cam = np.array([[1.0, 0.5, 12.3],     # the point under test
-                           [1.0 * 15 / 12.3, 0.5 * 15 / 12.3, 15.0],  # same ray, farther: nearer wins
+                           [1.0 * 15 / 12.3, 0.5 * 15 / 12.3, 15.0],  # same ray, farther
                            [0.0, 0.0, 7.0]])     # a sweep point (time lag 0.1 s): ignored
     results, (u_aug, v_aug) = _results(points_cam, [0.0, 0.0, 0.1])
     depth = MultiViewDepthGT(downsample=STRIDE)(results)['gt_depth']

@@ -52,12 +52,12 @@ def project_to_views(points: np.ndarray, lidar2img: np.ndarray, img_aug_matrix: 
     homogeneous = np.concatenate([points.astype(np.float64),
                                   np.ones((points.shape[0], 1))], axis=1)  # (P, 4)
     to_img = lidar2img.astype(np.float64) @ np.linalg.inv(lidar_aug_matrix.astype(np.float64))
-    cam = np.einsum('nij,pj->npi', to_img, homogeneous)  # (N, P, 4) [u d, v d, d, 1]
+    cam = homogeneous[None] @ to_img.transpose(0, 2, 1)  # (N, P, 4) [u d, v d, d, 1]
     depth = cam[..., 2]
     safe = np.where(np.abs(depth) < 1e-6, 1e-6, depth)
     pixels = np.stack([cam[..., 0] / safe, cam[..., 1] / safe, depth, np.ones_like(depth)],
                       axis=-1)
-    augmented = np.einsum('nij,npj->npi', img_aug_matrix.astype(np.float64), pixels)
+    augmented = pixels @ img_aug_matrix.astype(np.float64).transpose(0, 2, 1)
     return np.concatenate([augmented[..., :2], depth[..., None]], axis=-1)
 
 
@@ -79,10 +79,14 @@ def min_depth_map(uvd: np.ndarray, image_size, downsample: int,
     col = np.floor((uvd[:, 0] + 0.5) / downsample)
     row = np.floor((uvd[:, 1] + 0.5) / downsample)
     keep = ((uvd[:, 2] > min_depth) & (col >= 0) & (col < cols) & (row >= 0) & (row < rows))
-    depth_map = np.full(rows * cols, np.inf)
-    np.minimum.at(depth_map, (row[keep] * cols + col[keep]).astype(np.int64), uvd[keep, 2])
-    depth_map[np.isinf(depth_map)] = 0.0
-    return depth_map.reshape(rows, cols).astype(np.float32)
+    cells = (row[keep] * cols + col[keep]).astype(np.int64)
+    depths = uvd[keep, 2]
+    order = np.lexsort((depths, cells))  # by cell, nearest first (faster than np.minimum.at)
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = cells[order[1:]] != cells[order[:-1]]
+    depth_map = np.zeros(rows * cols, dtype=np.float32)
+    depth_map[cells[order[first]]] = depths[order[first]]
+    return depth_map.reshape(rows, cols)
 
 
 @TRANSFORMS.register_module()
