@@ -13,6 +13,10 @@ Pipeline placement:
     * ``LimitedField`` and ``MissingLiDAR`` go after sweep loading (so sweeps are cut or removed
       too) and before geometric augmentation (``GlobalRotScaleTrans``, flips), which would turn
       the LiDAR frame away from the vehicle's forward direction.
+
+In training pipelines they run inside ``RandomCorruption`` (training.py), placed by
+``mmdet3d_plugin.robustness.insert_training_corruption`` (BeamReduction after a
+``LoadSweepsWithRing(keep_ring=True)`` with ``drop_ring``, so sweeps lose the beams too).
 """
 import math
 from typing import Dict, Optional
