@@ -61,8 +61,8 @@ def settings_table(results: Mapping[str, SeedResults], settings: Sequence[str],
 
 def in_domain_table(zero_shot: Mapping[str, SeedResults], in_domain: Mapping[str, SeedResults],
                     settings: Sequence[str]) -> List[str]:
-    """Rows ``(setting, model)``; per metric the zero-shot and the in-domain mean ± std, each
-    relative to the clean score of the zero-shot model (the paper's Table-2 layout)."""
+    """Rows ``(setting, model)``; per metric the zero-shot (trained clean) and the in-domain
+    (trained with the corruption) mean ± std side by side (the paper's Table-2 layout)."""
     keys = metric_keys(zero_shot)
     lines = ['| setting | model | ' + ' | '.join(
         f'{label} zero-shot | {label} in-domain' for label, _ in keys) + ' |',

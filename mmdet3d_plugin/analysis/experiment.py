@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -58,10 +58,9 @@ class TrainSpec:
         lr (float, optional): Base learning rate (None: the config's); the schedulers'
             ``eta_min`` are scaled by the same factor.
         epochs (int, optional): ``tools/train.py --max-epochs`` (None: the config's).
-        corruption (str, optional): Training-time corruption name (in-domain protocol), given to
-            the training command through ``corruption_options``.
-        corruption_options (tuple): ``--cfg-options`` entries that put ``corruption`` into the
-            training pipeline.
+        corruption (str, optional): Training-time corruption (in-domain protocol), as
+            ``tools/train.py --corruption`` takes it: ``NAME`` (a severity drawn per sample from
+            the suite's training set, redrawn every epoch) or ``NAME=V,V``.
     """
 
     model: ModelSpec
@@ -69,7 +68,6 @@ class TrainSpec:
     lr: Optional[float] = None
     epochs: Optional[int] = None
     corruption: Optional[str] = None
-    corruption_options: Tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def tag(self) -> str:
@@ -77,7 +75,7 @@ class TrainSpec:
         parts = ['lr' + ('cfg' if self.lr is None else f'{self.lr:g}'),
                  'e' + ('cfg' if self.epochs is None else str(self.epochs)), f's{self.seed}']
         if self.corruption:
-            parts.append(self.corruption)
+            parts.append(''.join(c if c.isalnum() or c in '_.' else '_' for c in self.corruption))
         return '-'.join(parts)
 
     def with_seed(self, seed: int) -> 'TrainSpec':
@@ -115,10 +113,11 @@ def train_command(spec: TrainSpec, work_dir: str, tools_dir: str) -> List[str]:
                work_dir]
     if spec.epochs:
         command += ['--max-epochs', str(spec.epochs)]
+    if spec.corruption:
+        command += ['--corruption', spec.corruption]
     options = [f'randomness.seed={spec.seed}'] + list(spec.model.options)
     if spec.lr is not None:
         options += lr_options(spec.model.config, spec.lr)
-    options += list(spec.corruption_options)
     return command + ['--cfg-options'] + options
 
 

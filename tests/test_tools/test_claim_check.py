@@ -117,9 +117,15 @@ class FakeTools:
         seed = int(run_tag.split('-s')[1].split('-')[0])
         lr = float(run_tag.split('-')[0][2:])
         base = 0.3 - abs(lr - 3e-3) * 20 + 0.01 * seed
-        names = ['clean'] + (command[command.index('--corruptions') + 1:
-                                     command.index('--cfg-options')]
-                             if '--corruptions' in command else [])
+        if '--corruptions' in command:
+            rest = command[command.index('--corruptions') + 1:]
+            names = ['clean'] + rest[:min(rest.index(flag) for flag in ('--severities',
+                                                                       '--cfg-options')
+                                          if flag in rest)]
+        else:
+            names = ['clean']
+        # an in-domain model scores higher under its own corruption
+        base += 0.05 * (run_tag.endswith('beam_reduction'))
         (work_dir / 'settings').mkdir(exist_ok=True)
         for index, name in enumerate(names):
             if name == 'beam_reduction':
@@ -135,20 +141,24 @@ def test_claim_check_stages_and_report_with_a_fake_runner(tmp_path):
     args = tool.parse_args(['--work-dir', str(tmp_path), '--seeds', '0', '1', '--lrs', '1.5e-3',
                             '3e-3', '--epochs', '2', '--corruptions', 'missing_camera',
                             'missing_lidar', 'beam_reduction', '--severities',
-                            'beam_reduction=16', '--stages', 'sweep', 'seeds', 'eval',
-                            'report'])
+                            'beam_reduction=16', '--in-domain', 'beam_reduction', '--stages',
+                            'sweep', 'seeds', 'eval', 'in-domain', 'report'])
     fake = FakeTools()
     check = tool.ClaimCheck(args, run=fake)
     for stage in args.stages:
         getattr(check, 'stage_' + stage.replace('-', '_'))()
     assert json.loads((tmp_path / 'chosen_lr.json').read_text())['MetaBEV'] == 3e-3
     trainings = [c for c in fake.commands if c[1].endswith('train.py')]
-    # 5 models x 2 learning rates at seed 0, then seed 1 at the chosen lr: each run once
-    assert len(trainings) == 5 * 2 + 5
+    # 5 models x 2 learning rates at seed 0, then seed 1 at the chosen lr: each run once; then
+    # MetaBEV and BEVFusion x 2 seeds trained with beam reduction
+    assert len(trainings) == 5 * 2 + 5 + 2 * 2
+    in_domain = [c for c in trainings if '--corruption' in c]
+    assert len(in_domain) == 4 and all(c[c.index('--corruption') + 1] == 'beam_reduction'
+                                       for c in in_domain)
     report = (tmp_path / 'claim_check.md').read_text()
     for text in ('## Clean and missing sensors', 'BEVFusion+drop', 'Camera-only', '±',
                  '## Corruption suite (zero-shot)', 'beam_reduction-16', '## Per class',
-                 '## Learning-rate sweep'):
+                 '## Learning-rate sweep', '## In-domain: trained with beam_reduction'):
         assert text in report, text
     assert (tmp_path / 'severity_curves.png').stat().st_size > 1000
     # a rerun finds everything finished and trains nothing
