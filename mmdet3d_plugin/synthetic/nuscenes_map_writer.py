@@ -9,6 +9,8 @@ from ..utils.atomic_io import write_json
 from .road_map import RoadMap
 from .scene import make_token
 
+STOP_LINE_REACH = 1.0  # metres: a stop line is 0.5 m before the crossing it guards
+
 
 class _MapBuilder:
     """Accumulates nodes, polygons and lines with deterministic tokens."""
@@ -73,11 +75,15 @@ def road_map_to_json(road_map: RoadMap, location: str) -> dict:
                                       road_segment_token='')
                        for p in road_map.layers['ped_crossing']]
     for poly in road_map.layers['stop_line']:
-        nearest = min(range(len(crossing_tokens)),
-                      key=lambda i: road_map.layers['ped_crossing'][i].distance(poly))
+        # a stop line guards the crossing just beyond it when that one is painted (markings are
+        # painted at random, road_map.PAINT_PROBABILITY), else it is a plain stop line
+        guarded = [token for token, crossing in zip(crossing_tokens,
+                                                    road_map.layers['ped_crossing'])
+                   if crossing.distance(poly) < STOP_LINE_REACH]
         builder.record('stop_line', polygon_token=builder.polygon(poly),
-                       stop_line_type='PED_CROSSING', ped_crossing_tokens=[crossing_tokens[nearest]],
-                       traffic_light_tokens=[], road_block_token='')
+                       stop_line_type='PED_CROSSING' if guarded else 'STOP_SIGN',
+                       ped_crossing_tokens=guarded[:1], traffic_light_tokens=[],
+                       road_block_token='')
     for line in road_map.layers['road_divider']:
         builder.record('road_divider', line_token=builder.line(line), road_segment_token='')
     for line in road_map.layers['lane_divider']:

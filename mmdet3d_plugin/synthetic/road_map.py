@@ -1,9 +1,13 @@
 """Procedural road network of the synthetic world (global frame, metres, z up).
 
-A grid of straight two-lane roads (right-hand traffic) with sidewalks, pedestrian crossings and
-stop lines at every intersection, a car park and buildings inside the blocks, trees along the
-sidewalks. Everything is stored as shapely geometry, the form the nuScenes map writer and the
-BEV rasteriser need, plus lane centre lines for the agents.
+A grid of straight two-lane roads (right-hand traffic) with sidewalks, a car park and
+buildings inside the blocks, trees along the sidewalks, and painted markings: pedestrian
+crossings, stop lines and centre dividers. The paint is flat (the LiDAR returns the road's
+intensity on it) and placed at random — each crossing, stop line and divider segment between two
+intersections is painted with probability :data:`PAINT_PROBABILITY` — so nothing the LiDAR sees
+(road edges, buildings, trees) predicts it: only the cameras can. Everything is stored as shapely
+geometry, the form the nuScenes map writer and the BEV rasteriser need, plus lane centre lines
+for the agents.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
@@ -16,6 +20,9 @@ from shapely.ops import unary_union
 #: nuScenes map layers written by the synthetic world (BEV segmentation uses the first six).
 POLYGON_LAYERS = ('drivable_area', 'ped_crossing', 'walkway', 'stop_line', 'carpark_area')
 LINE_LAYERS = ('road_divider', 'lane_divider')
+#: Chance that one crossing / stop line / divider segment is painted (drawn after the buildings
+#: and trees, from the same generator, so those do not depend on it).
+PAINT_PROBABILITY = 0.5
 
 
 @dataclass
@@ -61,6 +68,8 @@ class RoadMap:
     shoulder_paths: List[Lane] = field(default_factory=list)
     sidewalk_paths: List[Lane] = field(default_factory=list)
     crossing_paths: List[Lane] = field(default_factory=list)
+    #: per crossing path, whether its crossing is painted (walkers use only painted ones)
+    crossing_painted: List[bool] = field(default_factory=list)
     static_boxes: List[StaticBox] = field(default_factory=list)
     _unions: Dict[Tuple[str, ...], object] = field(default_factory=dict, init=False, repr=False,
                                                    compare=False)
@@ -103,7 +112,10 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
     dividers = []
     for p in road_positions:
         roads += [box(0, p - half, size, p + half), box(p - half, 0, p + half, size)]
-        dividers += [LineString([(0, p), (size, p)]), LineString([(p, 0), (p, size)])]
+        # one divider segment per stretch of road between intersections (painted or not)
+        ends = [0.0, *road_positions, size]
+        for a, b in zip(ends[:-1], ends[1:]):
+            dividers += [LineString([(a, p), (b, p)]), LineString([(p, a), (p, b)])]
         for side in (-1, 1):
             lo, hi = sorted((p + side * half, p + side * (half + sidewalk_width)))
             walks += [box(0, lo, size, hi), box(lo, 0, hi, size)]
@@ -134,7 +146,9 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
                 # across the vertical road (north/south of the intersection)
                 cy = py + sign * (off + cw / 2)
                 crossings.append(box(px - half, cy - cw / 2, px + half, cy + cw / 2))
-                cross_paths.append(Lane((px - half - 1.5, cy), (px + half + 1.5, cy), f'x{px}'))
+                # pedestrians cross here only if it is painted (index of its crossing)
+                cross_paths.append((len(crossings) - 1,
+                                    Lane((px - half - 1.5, cy), (px + half + 1.5, cy), f'x{px}')))
                 # across the horizontal road (east/west of the intersection)
                 cx = px + sign * (off + cw / 2)
                 crossings.append(box(cx - cw / 2, py - half, cx + cw / 2, py + half))
@@ -153,9 +167,27 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
         'lane_divider': [],
     }
     road_map = RoadMap(size, tuple(road_positions), road_width, sidewalk_width, layers, lanes,
-                       shoulders, walk_paths, cross_paths)
+                       shoulders, walk_paths)
     _fill_blocks(road_map, tree_lines, rng)
+    _paint_markings(road_map, cross_paths, rng)
     return road_map
+
+
+def _paint_markings(road_map: RoadMap, cross_paths: List[Tuple[int, Lane]],
+                    rng: np.random.Generator) -> None:
+    """Keep each crossing, stop line and divider segment with probability
+    :data:`PAINT_PROBABILITY` (at least one of each) and flag the walkers' crossing paths whose
+    crossing is kept (all paths stay listed, so the scenes draw the same random numbers)."""
+    layers = road_map.layers
+    kept = {}
+    for name in ('ped_crossing', 'stop_line', 'road_divider'):
+        painted = rng.random(len(layers[name])) < PAINT_PROBABILITY
+        if not painted.any():
+            painted[int(rng.integers(len(painted)))] = True
+        kept[name] = painted
+        layers[name] = [g for g, keep in zip(layers[name], painted) if keep]
+    road_map.crossing_paths = [path for _, path in cross_paths]
+    road_map.crossing_painted = [bool(kept['ped_crossing'][index]) for index, _ in cross_paths]
 
 
 def _block_spans(size: float, road_positions, clearance: float) -> List[Tuple[float, float]]:

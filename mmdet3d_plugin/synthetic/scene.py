@@ -157,16 +157,19 @@ def build_scene(name: str, index: int, road_map: RoadMap, seed: int, num_keyfram
                 ego_speed)
     reach = (ego_s0 - 70, ego_s0 + ego_speed * duration + 70)
     agents: List[Agent] = []
-    movers = ('car', 'truck', 'bus', 'motorcycle', 'bicycle')
-    weights = (0.55, 0.15, 0.1, 0.1, 0.1)
+    # trucks and construction vehicles both drive and park: only their colour tells them apart
+    movers = ('car', 'truck', 'construction_vehicle', 'bus', 'motorcycle', 'bicycle')
+    weights = (0.5, 0.1, 0.1, 0.1, 0.1, 0.1)
     for lane in (la for la in horizontal if la.road == ego_lane.road):
         same = lane is ego_lane
         speed = ego_speed if same else float(rng.uniform(5, 10))
         # the opposite lane runs the other way: map the reach window to its arc length
         window = reach if same else (lane.length - reach[1], lane.length - reach[0])
         free = (ego_s0 - ego.size[0] / 2 - 4, ego_s0 + ego.size[0] / 2 + 4) if same else (0, 0)
-        # the oncoming lane starts with one of each moving class, spread around the ego
-        first = () if same else movers
+        # the oncoming lane starts with one of each moving class, spread around the ego (from
+        # 45 m ahead: the cycles, with the shortest evaluation range, pass closest)
+        first = () if same else ('truck', 'motorcycle', 'bicycle', 'bus', 'construction_vehicle',
+                                 'car')
         if not same:
             mid = lane.length - (ego_s0 + ego_speed * duration / 2)
             window = (mid - 45.0, window[1])
@@ -191,7 +194,7 @@ def _near_ego_path(x: float, y: float, ego: Agent, reach: Tuple[float, float], d
 
 
 def _pedestrians(road_map, ego, reach, duration, rng) -> List[Agent]:
-    """Walkers on the sidewalk segments and one walker per crossing of the side roads.
+    """Walkers on the sidewalk segments and one walker per painted crossing of the side roads.
 
     All walkers of one segment share its pace (some segments have only standing people), are
     spaced 6-14 m apart and never walk past the segment's end during the scene.
@@ -209,9 +212,10 @@ def _pedestrians(road_map, ego, reach, duration, rng) -> List[Agent]:
                 agents.append(Agent('', cls, _jitter_size(cls, rng), pose=(x, y, path.heading)))
             else:
                 agents.append(Agent('', cls, _jitter_size(cls, rng), path, float(s), speed))
-    for path in road_map.crossing_paths:
+    for path, painted in zip(road_map.crossing_paths, road_map.crossing_painted):
         x, y = path.point_at(path.length / 2)
-        if _near_ego_path(x, y, ego, reach, 45.0) and rng.random() < 0.5:
+        # the draw comes first: the same numbers whatever is painted
+        if _near_ego_path(x, y, ego, reach, 45.0) and rng.random() < 0.5 and painted:
             agents.append(Agent('', cls, _jitter_size(cls, rng), path, 0.0,
                                 (path.length - 1.0) / duration))
     return agents
