@@ -211,3 +211,13 @@ def test_he_ablation_config_runs_a_loss_step_with_the_balancing_term():
     total.backward()
     routers = model.fuser.moe_ffns()[1].routers
     assert all(routers[t].weight.grad.abs().sum() > 0 for t in TASKS)
+
+
+def test_he_paper_config_is_the_re_paper_config_but_its_m2oe():
+    names = [f'metabev_lidar-cam_swint-voxel0075_bev-evolving-{variant}_8xb4-cyclic-20e_'
+             'nus-3d-map.py' for variant in ('m2oe', 'he-moe')]
+    resolved = [Config.fromfile(str(REPO / 'configs/metabev' / name)).to_dict() for name in names]
+    re_moe, he_moe = (cfg['model']['fuser'].pop('moe') for cfg in resolved)
+    assert resolved[0] == resolved[1]  # branches, heads, recipe, schedule, load_from
+    assert re_moe == dict(num_experts=4, top_k=2)  # RE: the class defaults
+    assert he_moe == dict(variant='he', num_experts=2, num_task_experts=2, top_k=2)
