@@ -43,9 +43,9 @@ model = dict(
                 [6.94, 2.51, 2.84],  # truck
                 [12.29, 2.90, 3.87],  # trailer
                 [10.5, 2.94, 3.47],  # bus
-                [6.37, 2.85, 3.19],  # construction_vehicle
-                [1.70, 0.60, 1.28],  # bicycle
-                [2.11, 0.77, 1.47],  # motorcycle
+                [6.94, 2.51, 2.84],  # construction_vehicle (the truck's size: told apart by colour)
+                [1.90, 0.69, 1.38],  # bicycle (one size with the motorcycle)
+                [1.90, 0.69, 1.38],  # motorcycle
                 [0.73, 0.67, 1.77],  # pedestrian
                 [0.41, 0.41, 1.07],  # traffic_cone
                 [0.50, 2.53, 0.98],  # barrier
