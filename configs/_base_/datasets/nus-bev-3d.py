@@ -89,12 +89,15 @@ train_pipeline = [
     load_map,  # after the augmentation: rasterised exactly in the augmented frame
     dict(type='ImageAug3D', final_dim=final_dim, resize_lim=train_resize_lim,
          bot_pct_lim=bot_pct_lim, rot_lim=rot_lim, rand_flip=True, is_train=True),
+    # LiDAR depth per stride-8 feature cell of every augmented view (BEVDepth's depth
+    # supervision of the LSS bins; supervision only, also for samples whose LiDAR is dropped)
+    dict(type='MultiViewDepthGT', downsample=8, max_time_lag=0.0),
     dict(type='FastPointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
     dict(type='FastPointShuffle'),
     dict(type='Pack3DDetBEVInputs',
-         keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev'])
+         keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d', 'gt_masks_bev', 'gt_depth'])
 ]
 # the recipe's last epochs (and the fused fine-tuning): the same pipeline without GT-paste
 train_pipeline_no_paste = [t for t in train_pipeline if t['type'] != 'ObjectSample']

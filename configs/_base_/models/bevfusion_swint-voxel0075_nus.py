@@ -36,7 +36,10 @@ model = dict(
     view_transform=dict(type='LSSViewTransform', in_channels=256,
                         out_channels=camera_bev_channels, image_size=input_size,
                         feature_size=(input_size[0] // 8, input_size[1] // 8), xbound=bev_bound,
-                        ybound=bev_bound, zbound=[-10.0, 10.0, 20.0], dbound=[1.0, 60.0, 0.5]),
+                        ybound=bev_bound, zbound=[-10.0, 10.0, 20.0], dbound=[1.0, 60.0, 0.5],
+                        # BEVDepth's weight of the LiDAR depth supervision (gt_depth from the
+                        # train pipeline's MultiViewDepthGT)
+                        loss_depth_weight=3.0),
     pts_voxel_encoder=dict(type='HardSimpleVFE', num_features=5),
     pts_middle_encoder=dict(
         type='SparseEncoder', in_channels=5, sparse_shape=[grid_size[2] + 1] + grid_size[1::-1],
