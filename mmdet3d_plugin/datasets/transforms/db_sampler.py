@@ -26,7 +26,7 @@ class GTPasteDataBaseSampler(DataBaseSampler):
     """mmdet3d's ``DataBaseSampler`` (same arguments) whose ``sample_all`` returns int64 labels.
 
     ``ground_plane`` is not supported (nuScenes has none); ``ObjectSample(use_ground_plane=
-    True)`` raises ``NotImplementedError``.
+    True)`` is refused with a ``ValueError`` naming the option.
     """
 
     def sample_all(self, gt_bboxes: np.ndarray, gt_labels: np.ndarray,
@@ -45,7 +45,9 @@ class GTPasteDataBaseSampler(DataBaseSampler):
             nothing could be pasted.
         """
         if ground_plane is not None:
-            raise NotImplementedError('GTPasteDataBaseSampler: ground_plane is not supported')
+            raise ValueError('GTPasteDataBaseSampler: a ground plane was given (ObjectSample('
+                             'use_ground_plane=True)); nuScenes has no ground-plane files, set '
+                             'use_ground_plane=False')
         avoid = gt_bboxes
         sampled: List[dict] = []
         for name, max_num in zip(self.sample_classes, self.sample_max_nums):

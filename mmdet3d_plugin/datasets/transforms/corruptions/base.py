@@ -12,6 +12,7 @@ instead, read from the *draw context* (:func:`draw_key`): set per sample by
 persistent or not), else the message hub's ``seed`` / ``epoch`` (exact with ``num_workers=0``),
 else ``(0, 0)``. The global RNGs are never used.
 """
+import abc
 import contextlib
 import hashlib
 import os.path as osp
@@ -129,10 +130,10 @@ class SeededCorruption(BaseTransform):
         entropy = [self.seed, stable_hash(type(self).__name__), stable_hash(identity)]
         return np.random.default_rng(entropy)
 
+    @abc.abstractmethod
     def apply(self, results: Dict, rng: Optional[np.random.Generator]) -> Dict:
         """Corrupt ``results`` drawing every random choice from ``rng`` (None when
-        ``uses_rng`` is False)."""
-        raise NotImplementedError(f'{type(self).__name__} must implement apply(results, rng)')
+        ``uses_rng`` is False); every corruption implements it."""
 
     def transform(self, results: Dict) -> Dict:
         """Corrupt ``results`` with the sample's fixed generator (:meth:`sample_rng`)."""
