@@ -71,7 +71,8 @@ class TrainSpec:
 
     @property
     def tag(self) -> str:
-        """Directory name of the run, e.g. ``'lr0.003-e12-s0'`` or ``'lr0.003-e12-s1-view_drop'``."""
+        """Directory name of the run, e.g. ``'lr0.003-e12-s0'`` or
+        ``'lr0.003-e12-s1-view_drop'``."""
         parts = ['lr' + ('cfg' if self.lr is None else f'{self.lr:g}'),
                  'e' + ('cfg' if self.epochs is None else str(self.epochs)), f's{self.seed}']
         if self.corruption:
@@ -83,7 +84,8 @@ class TrainSpec:
 
 
 def run_directory(root: str, spec: TrainSpec) -> str:
-    """``<root>/runs/<model slug>/<spec tag>``: the run's ``train/`` and ``robustness/`` live here."""
+    """``<root>/runs/<model slug>/<spec tag>``, where the run's ``train/`` and
+    ``robustness/`` live."""
     return osp.join(root, 'runs', spec.model.slug, spec.tag)
 
 

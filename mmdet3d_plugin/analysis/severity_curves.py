@@ -1,12 +1,10 @@
 """Severity curves of several models overlaid: each metric relative to the model's clean score,
 mean over seeds with ± one standard deviation as error bars (one PNG)."""
-import io
 from typing import Mapping, Optional, Sequence, Tuple
 
 from mmdet3d_plugin.datasets.transforms.corruptions import CORRUPTION_SPECS, CORRUPTION_SUITE
-from mmdet3d_plugin.robustness.report import DISPLAY_NAMES
+from mmdet3d_plugin.robustness.report import DISPLAY_NAMES, save_figure
 from mmdet3d_plugin.robustness.settings import Setting, format_severity
-from mmdet3d_plugin.utils.atomic_io import write_bytes
 from .seed_stats import SeedResults, aggregate
 
 
@@ -87,9 +85,4 @@ def plot_severity_curves(results: Mapping[str, SeedResults], settings: Sequence[
             ax.set_title('missing sensor', fontsize=9)
             ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    save_figure(fig, path, title)

@@ -218,6 +218,12 @@ def plot_png(records: Sequence[dict], columns: Sequence[MetricColumn], path: str
             ax.set_title('missing sensor', fontsize=9)
             ax.set_ylabel(column.label if not graded else '', fontsize=8)
             ax.tick_params(labelsize=7)
+    save_figure(fig, path, title)
+
+
+def save_figure(fig, path: str, title: str) -> None:
+    """Title, lay out, write ``fig`` as a PNG at ``path`` atomically and close it."""
+    import matplotlib.pyplot as plt
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
