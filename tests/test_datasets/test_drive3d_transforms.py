@@ -297,3 +297,18 @@ def test_occupancy_follows_the_boxes(augmented):
     assert kept[large].all() and kept.mean() >= 0.8
     for key in ('mask_camera', 'mask_lidar'):
         assert aug[key].dtype == bool and 0.5 < aug[key].sum() / base[key].sum() < 1.5
+
+
+def test_training_draws_sweeps_from_the_nearest_pool_whatever_the_info_holds():
+    # infos made for 40-sweep models must not stretch a 9-sweep model's training span
+    from mmdet3d_plugin.datasets.transforms import LoadSweepsWithRing
+    np.random.seed(0)
+    nearest = LoadSweepsWithRing(sweeps_num=9)  # sweep_pool=10: BEVFusion's 9 of 10
+    draws = np.stack([nearest._choose(40) for _ in range(200)])
+    assert draws.shape == (200, 9) and draws.max() == 9 and len(np.unique(draws)) == 10
+    everything = LoadSweepsWithRing(sweeps_num=9, sweep_pool=None)  # mmdet3d: all of them
+    assert max(everything._choose(40).max() for _ in range(50)) > 9
+    assert list(LoadSweepsWithRing(sweeps_num=9, test_mode=True)._choose(40)) == list(range(9))
+    assert LoadSweepsWithRing(sweeps_num=40)._choose(40).tolist() == list(range(40))
+    with pytest.raises(ValueError, match='sweep_pool'):
+        LoadSweepsWithRing(sweep_pool=0)

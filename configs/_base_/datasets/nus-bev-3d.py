@@ -53,8 +53,9 @@ point_dims = 5
 
 load_keyframe = dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=point_load_dim,
                      use_dim=point_load_dim, backend_args=backend_args)
-# training takes a random sweeps_num of the infos' (up to 40) sweeps, evaluation the nearest
-# sweeps_num (test_mode): two evaluations of one checkpoint give the same scores
+# training takes a random sweeps_num of the nearest 10 sweeps (sweep_pool, BEVFusion's 9 of 10,
+# whether the infos hold 10 or 40), evaluation the nearest sweeps_num (test_mode): two
+# evaluations of one checkpoint give the same scores
 load_sweeps = dict(type='LoadSweepsWithRing', sweeps_num=sweeps_num, load_dim=point_load_dim,
                    keep_ring=False, pad_empty_sweeps=True, remove_close=True,
                    backend_args=backend_args)

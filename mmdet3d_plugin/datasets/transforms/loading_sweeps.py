@@ -69,6 +69,13 @@ class LoadSweepsWithRing(BaseTransform):
         close_radius (float): See ``remove_close``. Defaults to 1.0 (metres).
         test_mode (bool): Take the ``sweeps_num`` nearest sweeps instead of a random subset
             when more are available. Defaults to False.
+        sweep_pool (int, optional): Training draws its random ``sweeps_num`` from the nearest
+            ``max(sweeps_num, sweep_pool)`` sweeps of the info, so the time span a model trains
+            on does not depend on how many sweeps the info files hold: BEVFusion's 9 of 10
+            (mmdet3d's infos hold 10) stays 9 of the nearest 10 with infos made for 40-sweep
+            models (``create_data.py --max-sweeps 40``), and the test's nearest 9 lie inside
+            the training span. None draws from all the info's sweeps (mmdet3d's
+            ``LoadPointsFromMultiSweeps``). Defaults to 10.
         non_finite (str): ``'error'`` raises ``ValueError`` naming a sweep file with NaN/inf
             values; ``'drop'`` drops those points. Defaults to ``'error'``.
         backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
@@ -78,7 +85,8 @@ class LoadSweepsWithRing(BaseTransform):
                  keep_ring: bool = True, beam_reduction: Optional[int] = None,
                  source_beams: int = 32, pad_empty_sweeps: bool = False,
                  remove_close: bool = False, close_radius: float = 1.0, test_mode: bool = False,
-                 non_finite: str = 'error', backend_args: Optional[dict] = None) -> None:
+                 sweep_pool: Optional[int] = 10, non_finite: str = 'error',
+                 backend_args: Optional[dict] = None) -> None:
         if non_finite not in NON_FINITE_MODES:
             raise ValueError(f'LoadSweepsWithRing: non_finite must be one of {NON_FINITE_MODES}, '
                              f'got {non_finite!r}')
@@ -100,6 +108,8 @@ class LoadSweepsWithRing(BaseTransform):
         self.remove_close = bool(remove_close)
         self.close_radius = float(close_radius)
         self.test_mode = bool(test_mode)
+        self.sweep_pool = (None if sweep_pool is None else
+                           _check_int('sweep_pool', sweep_pool, 1, MAX_SWEEPS))
         self.backend_args = backend_args
 
     # ------------------------------------------------------------------ helpers
@@ -158,6 +168,8 @@ class LoadSweepsWithRing(BaseTransform):
             return np.arange(num_available)
         if self.test_mode:
             return np.arange(self.sweeps_num)
+        if self.sweep_pool is not None:
+            num_available = min(num_available, max(self.sweeps_num, self.sweep_pool))
         return np.sort(np.random.choice(num_available, self.sweeps_num, replace=False))
 
     def _sweep_points(self, sweep: Dict, timestamp: float) -> Tuple[np.ndarray, float]:
@@ -237,4 +249,4 @@ class LoadSweepsWithRing(BaseTransform):
         return (f'{type(self).__name__}(sweeps_num={self.sweeps_num}, keep_ring={self.keep_ring}, '
                 f'beam_reduction={self.beam_reduction}, pad_empty_sweeps='
                 f'{self.pad_empty_sweeps}, remove_close={self.remove_close}, '
-                f'test_mode={self.test_mode})')
+                f'test_mode={self.test_mode}, sweep_pool={self.sweep_pool})')
