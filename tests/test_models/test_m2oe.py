@@ -158,7 +158,7 @@ def test_ablation_configs_build_what_they_name():
         moe = model.fuser.moe_ffns()
         assert (model.bbox_head is None) == (name == 'seg-only'), name
         assert (model.seg_head is None) == (name == 'det-only'), name
-        assert sorted(moe) == ([1] if name.endswith('-moe') and name != 'no-moe' else []), name
+        assert sorted(moe) == ([0] if name.endswith('-moe') and name != 'no-moe' else []), name
         metrics = [m['type'] for m in cfg.val_evaluator]
         assert metrics == {'det-only': ['NuScenesMetric'], 'seg-only': ['BEVMapSegMetric']}.get(
             name, ['NuScenesMetric', 'BEVMapSegMetric']), name
@@ -168,8 +168,8 @@ def test_ablation_configs_build_what_they_name():
         reference = built['no-moe'][0]
         assert cfg.train_dataloader == reference.train_dataloader  # same data and schedule
         assert cfg.param_scheduler == reference.param_scheduler
-    assert built['re-moe'][1].fuser.moe_ffns()[1].variant == 're'
-    he = built['he-moe'][1].fuser.moe_ffns()[1]
+    assert built['re-moe'][1].fuser.moe_ffns()[0].variant == 're'
+    he = built['he-moe'][1].fuser.moe_ffns()[0]
     assert (he.variant, he.num_shared, he.num_task_experts) == ('he', 2, 2)
 
 
@@ -191,7 +191,7 @@ def test_metabev_reports_the_balancing_terms_of_its_last_fusion():
     torch.testing.assert_close(terms['loss_moe_balance'], 0.01 * terms['moe_balance'])
     assert not terms['moe_balance'].requires_grad  # logged only
     terms['loss_moe_balance'].backward()
-    routers = model.fuser.moe_ffns()[1].routers
+    routers = model.fuser.moe_ffns()[0].routers  # the one decoder layer
     assert all(routers[t].weight.grad.abs().sum() > 0 for t in TASKS)
     model.moe_balance_weight = 0.0  # the class default: logged, not trained on
     assert set(model.moe_loss_terms()) == set(terms) - {'loss_moe_balance'}
@@ -209,7 +209,7 @@ def test_he_ablation_config_runs_a_loss_step_with_the_balancing_term():
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
     total.backward()
-    routers = model.fuser.moe_ffns()[1].routers
+    routers = model.fuser.moe_ffns()[0].routers  # the one decoder layer
     assert all(routers[t].weight.grad.abs().sum() > 0 for t in TASKS)
 
 
