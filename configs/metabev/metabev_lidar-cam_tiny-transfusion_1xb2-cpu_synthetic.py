@@ -1,21 +1,15 @@
 # MetaBEV (BEV-Evolving decoder + M²oE, switched-modality training) on the synthetic nuScenes
 # world on 2 CPU cores with the TransFusion head (as the paper configs) instead of the tiny
 # CenterHead: 100 queries from the class heatmap of the 64 x 64 BEV map, 64-d queries, one
-# decoder layer. Everything else as metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py (its fuser and
-# modality drop are repeated here: the bases are listed, not inherited through that config, to
-# keep _base_ chains at depth <= 2).
+# decoder layer. Everything else is the tiny MetaBEV of ../_base_/models/metabev-tiny_synthetic.py
+# (make demo's model), except that the BEV-Evolving decoder keeps two layers (M²oE in the
+# second), the tiny MetaBEV's until 2026-12-02.
 _base_ = [
-    '../_base_/datasets/synthetic-nus-bev.py', '../_base_/models/bevfusion-tiny_synthetic.py',
+    '../_base_/datasets/synthetic-nus-bev.py', '../_base_/models/metabev-tiny_synthetic.py',
     '../_base_/schedules/cosine-12e_synthetic.py', '../_base_/default_runtime.py'
 ]
 model = dict(
-    type='MetaBEV',
-    modality_drop=(0.25, 0.25),
-    fuser=dict(_delete_=True, type='BEVEvolvingDecoder',
-               in_channels=[{{_base_.camera_bev_channels}}, {{_base_.lidar_bev_channels}}],
-               embed_dims={{_base_.fused_channels}}, bev_shape=(64, 64), num_layers=2,
-               num_heads=4, num_points=4, ffn_channels=128, moe_layers=(1, ),
-               moe=dict(num_experts=4, top_k=2), tasks=('det', 'seg')),
+    fuser=dict(num_layers=2, moe_layers=(1, )),
     # decoder layer (8 heads, FFN 2 x hidden, dropout 0.1), losses and matching costs are the
     # head's and the assigner's defaults: TransFusion's, as in bevfusion_swint-voxel0075_nus.py
     bbox_head=dict(
