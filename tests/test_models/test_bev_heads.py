@@ -143,6 +143,22 @@ def test_map_head_loss_and_predict_shapes_and_missing_gt_message():
         head.loss(feats, samples)
 
 
+def test_map_head_reduce_channels_projects_before_resampling_as_the_same_function():
+    """The 1x1 projection before the resampling computes what it would after it."""
+    torch.manual_seed(0)
+    head = BEVMapSegHead(in_channels=8, input_xbound=(-51.2, 51.2, 1.6),
+                         input_ybound=(-51.2, 51.2, 1.6), hidden_channels=4, reduce_channels=3)
+    head.tower = torch.nn.Identity()
+    feats = torch.randn(2, 8, 64, 64)
+    after = torch.nn.functional.conv2d(head.transform(feats), head.reduce.weight,
+                                       head.reduce.bias)
+    torch.testing.assert_close(head(feats), after, atol=1e-5, rtol=1e-5)
+    assert head(feats).shape == (2, 3, 200, 200)
+    with pytest.raises(ValueError, match='reduce_channels must be a positive int'):
+        BEVMapSegHead(in_channels=8, input_xbound=(-51.2, 51.2, 1.6),
+                      input_ybound=(-51.2, 51.2, 1.6), reduce_channels=0)
+
+
 def test_conv_fuser_sees_zeros_for_an_absent_modality():
     fuser = ConvFuser([3, 5], 4).eval()
     cam, lidar = torch.randn(2, 3, 8, 8), torch.randn(2, 5, 8, 8)

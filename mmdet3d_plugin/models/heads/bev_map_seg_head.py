@@ -1,5 +1,5 @@
 """Multi-label BEV map-segmentation head (BEVFusion's ``BEVSegmentationHead``)."""
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +44,13 @@ class BEVMapSegHead(BaseModule):
             0.5 m (200 x 200, ``LoadBEVMapGT``'s default).
         classes: Map layers in channel order (BEVFusion's six by default).
         hidden_channels: Channels of the conv tower.
+        reduce_channels: If set, a 1x1 convolution maps the ``in_channels`` input to this many
+            channels *before* the resampling (``None``: BEVFusion's head, which resamples all
+            ``in_channels``). Bilinear resampling and a 1x1 convolution are both linear and
+            act on different axes, so the order does not change what the head can express
+            (resample-then-project is the same function); projecting first resamples (and
+            back-propagates through the resampling of) ``reduce_channels`` instead of
+            ``in_channels`` maps, which is most of the head's cost on CPU.
         loss: ``'focal'`` (sigmoid focal, gamma 2, as BEVFusion) or ``'bce'``.
         loss_weight: Multiplier of each class's loss term (the map loss is their sum).
         gt_key: Data-sample attribute holding the ``(C, X, Y)`` GT masks.
@@ -55,7 +62,7 @@ class BEVMapSegHead(BaseModule):
                  output_xbound: Sequence[float] = (-50.0, 50.0, 0.5),
                  output_ybound: Sequence[float] = (-50.0, 50.0, 0.5),
                  classes: Sequence[str] = BEV_MAP_CLASSES, hidden_channels: int = 64,
-                 loss: str = 'focal', loss_weight: float = 1.0, gt_key: str = 'gt_masks_bev',
+                 reduce_channels: Optional[int] = None, loss: str = 'focal', loss_weight: float = 1.0, gt_key: str = 'gt_masks_bev',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if loss not in ('focal', 'bce'):
@@ -64,10 +71,16 @@ class BEVMapSegHead(BaseModule):
         self.loss_type = loss
         self.loss_weight = float(loss_weight)
         self.gt_key = gt_key
+        if reduce_channels is not None and reduce_channels < 1:
+            raise ValueError('BEVMapSegHead: reduce_channels must be a positive int or None, '
+                             f'got {reduce_channels!r}')
+        self.reduce = (nn.Conv2d(in_channels, reduce_channels, 1)
+                       if reduce_channels is not None else nn.Identity())
+        tower_in = in_channels if reduce_channels is None else reduce_channels
         self.transform = BEVGridTransform(input_xbound, input_ybound, output_xbound,
                                           output_ybound)
         self.tower = nn.Sequential(
-            nn.Conv2d(in_channels, hidden_channels, 3, padding=1, bias=False),
+            nn.Conv2d(tower_in, hidden_channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(hidden_channels), nn.ReLU(inplace=True),
             nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(hidden_channels), nn.ReLU(inplace=True),
@@ -82,7 +95,7 @@ class BEVMapSegHead(BaseModule):
         Returns:
             Tensor: ``(B, num_classes, X_out, Y_out)`` logits (GT layout, first index = x).
         """
-        return self.tower(self.transform(feats))
+        return self.tower(self.transform(self.reduce(feats)))
 
     def gt_masks(self, data_samples: Sequence) -> Tensor:
         """Stack the GT masks of the batch.
