@@ -67,11 +67,14 @@ test_pipeline = [
     dict(type='Pack3DDetBEVInputs', keys=['points', 'img', 'gt_masks_bev'])
 ]
 _dataset = dict(data_root=data_root, metainfo=metainfo)  # what the dataloaders below override
+# no dataloader workers (train and test): on 2 cores, workers preparing the next batch compete
+# with the model's two threads; loading in the main process measured ~8 % faster per training
+# iteration (1.49-1.54 s vs 1.60-1.71 s over the first epoch of the demo's MetaBEV, 2026-12-02)
 train_dataloader = dict(
-    batch_size=2, num_workers=2,
+    batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
 val_dataloader = dict(
-    num_workers=1, dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
+    num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = [

@@ -68,8 +68,10 @@ model = dict(
         norm_bbox=True),
     # the map loss is BEVFusion's sum over the six classes of each class's mean focal loss;
     # 4 / 6 keeps the effective weight tuned for the earlier mean over classes (x 4.0)
-    # 16 channels in the conv tower at the map's 200 x 200: the tower is the costliest part of a
-    # CPU iteration after the fuser, and 32 channels bought no map IoU in 12-epoch runs
+    # 16 channels in the conv tower at the map's 200 x 200 (cost on CPU). reduce_channels=32
+    # (a 1x1 projection before the resampling, half the head's time) scored lower in the demo
+    # at seeds 0 and 1 (configs/metabev/README.md, "make demo"), so the tiny models keep
+    # BEVFusion's resample-then-convolve head
     seg_head=dict(type='BEVMapSegHead', in_channels=128, input_xbound=bev_bound,
                   input_ybound=bev_bound, hidden_channels=16, loss='focal',
                   loss_weight=4.0 / 6),
