@@ -50,7 +50,8 @@ def train(config: str, work_dir: str, seed: int, epochs: int) -> str:
         return checkpoint
     # no validation inside training: step 6 evaluates the checkpoint clean and corrupted anyway
     command = [sys.executable, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir,
-               '--max-epochs', str(epochs), '--cfg-options', f'randomness.seed={seed}', f'train_cfg.val_begin={NO_VALIDATION}']
+               '--max-epochs', str(epochs), '--cfg-options', f'randomness.seed={seed}',
+               f'train_cfg.val_begin={NO_VALIDATION}']
     subprocess.run(command, check=True)
     checkpoint = last_checkpoint(work_dir)
     if checkpoint is None:

@@ -15,14 +15,16 @@ import copy
 import time
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmdet3d_plugin.engine.pipeline_switch import innermost_dataset
+from mmdet3d_plugin.evaluation.metrics.bev_map import (BEV_MAP_THRESHOLDS, bev_map_counts,
+                                                       bev_map_summary)
 from mmdet3d_plugin.registry import MODELS
 
-#: Thresholds of the map IoU (``BEVMapSegMetric``'s default).
-MAP_THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
 #: Dropped: point-order shuffles (harmless, but the check wants one fixed batch) and GT paste.
 DROPPED_TRANSFORMS = ('FastPointShuffle', 'PointShuffle', 'ObjectSample')
 #: Sweep loaders switched to their test path (the nearest sweeps instead of a random draw).
@@ -67,10 +69,11 @@ def deterministic_pipeline(pipeline: Sequence[dict]) -> List[dict]:
 
 
 def map_iou_per_class(probs: Sequence[torch.Tensor], gts: Sequence[torch.Tensor],
-                      thresholds: Sequence[float] = MAP_THRESHOLDS) -> torch.Tensor:
+                      thresholds: Sequence[float] = BEV_MAP_THRESHOLDS) -> torch.Tensor:
     """Map IoU per class over a set of frames, at the best threshold of each class.
 
-    Intersections and unions are summed over the frames before dividing (the metric's rule).
+    ``BEVMapSegMetric``'s rule (``bev_map_counts`` summed over the frames, then
+    ``bev_map_summary``), as a fraction.
 
     Args:
         probs: Per frame, ``(C, X, Y)`` probabilities.
@@ -82,18 +85,15 @@ def map_iou_per_class(probs: Sequence[torch.Tensor], gts: Sequence[torch.Tensor]
     """
     if len(probs) != len(gts) or not probs:
         raise ValueError(f'map_iou_per_class: {len(probs)} predictions for {len(gts)} GT masks')
-    thresholds = torch.as_tensor(thresholds, dtype=torch.float32)
-    inter = torch.zeros(len(thresholds), probs[0].shape[0])
-    union = torch.zeros_like(inter)
-    for prob, gt in zip(probs, gts):
-        if prob.shape != gt.shape:
-            raise ValueError(f'map_iou_per_class: prediction {tuple(prob.shape)} vs GT '
-                             f'{tuple(gt.shape)}')
-        pred = prob.float()[None] > thresholds[:, None, None, None]  # (T, C, X, Y)
-        target = gt.bool()[None]
-        inter += (pred & target).flatten(2).sum(-1)
-        union += (pred | target).flatten(2).sum(-1)
-    return (inter / union.clamp(min=1)).max(0).values
+    counts = 0
+    for index, (prob, gt) in enumerate(zip(probs, gts)):
+        try:
+            counts = counts + bev_map_counts(prob.float(), gt, thresholds)
+        except ValueError as error:
+            raise ValueError(f'map_iou_per_class: frame {index}, prediction '
+                             f'{tuple(prob.shape)} vs GT {tuple(gt.shape)}: {error}') from error
+    _, best, _ = bev_map_summary(counts)
+    return torch.from_numpy(np.nan_to_num(best, nan=0.0)).float()
 
 
 def _scalar_losses(losses: Dict) -> Dict[str, float]:
@@ -124,9 +124,7 @@ def overfit_frames(cfg: Config, frames: int = 4, iters: int = 150, lr: float = 2
         raise ValueError(f'overfit_frames: frames, iters and eval_every must be >= 1, got '
                          f'{frames}, {iters}, {eval_every}')
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
-    dataset = loader_cfg.dataset
-    while 'pipeline' not in dataset and 'dataset' in dataset:  # CBGS / repeat wrappers
-        dataset = dataset.dataset
+    dataset = innermost_dataset(loader_cfg.dataset)  # under CBGS / repeat wrappers
     dataset.pipeline = deterministic_pipeline(dataset.pipeline)
     dataset.indices = frames
     loader_cfg.update(batch_size=frames, num_workers=0, persistent_workers=False,
@@ -144,7 +142,7 @@ def overfit_frames(cfg: Config, frames: int = 4, iters: int = 150, lr: float = 2
     for step in range(1, iters + 1):
         data = model.data_preprocessor(batch, True)
         losses = model(**data, mode='loss')
-        loss = sum(v for k, v in losses.items() if 'loss' in k and torch.is_tensor(v))
+        loss, _ = model.parse_losses(losses)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 35)

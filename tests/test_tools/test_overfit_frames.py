@@ -26,7 +26,8 @@ def test_deterministic_pipeline_switches_off_every_random_augmentation():
     assert out[kinds.index('LoadSweepsWithRing')]['test_mode'] is True  # the nearest sweeps
     image = out[kinds.index('ImageAug3D')]
     assert image['is_train'] is False and image['rand_flip'] is False
-    assert image['resize_lim'] == pytest.approx((0.93, 0.93))  # the middle of the training range (0.86, 1.0)
+    # the middle of the training range (0.86, 1.0)
+    assert image['resize_lim'] == pytest.approx((0.93, 0.93))
     # the input is untouched
     assert [t['type'] for t in pipeline].count('FastPointShuffle') == 1
     assert pipeline[kinds.index('GlobalAugmentAll')]['rot_range'] != [0.0, 0.0]

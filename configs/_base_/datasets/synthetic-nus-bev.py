@@ -74,7 +74,8 @@ train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
 val_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
+    num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = [
