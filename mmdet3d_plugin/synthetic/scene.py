@@ -35,6 +35,9 @@ LOCATIONS = ('singapore-onenorth', 'boston-seaport', 'singapore-queenstown',
 EGO_SIZE = (4.08, 1.73, 1.56)  # Renault Zoe, length/width/height
 KEYFRAME_INTERVAL_US = 500_000  # 2 Hz
 SWEEP_INTERVAL_US = 50_000  # 20 Hz
+EGO_SPEED_RANGE = (6.0, 9.0)  # m/s
+EGO_END_CLEARANCE = 60.0  # metres kept between the ego's path and the ends of its lane
+ROAD_SPACING = 100.0  # metres between parallel roads (the map grows in steps of it)
 
 
 def make_token(*parts) -> str:
@@ -143,6 +146,15 @@ def _convoy(lane: Lane, speed: float, s_range: Tuple[float, float], keep_free: T
     return agents
 
 
+def road_map_size(num_keyframes: int) -> float:
+    """Side of the square map (metres) on which a scene of ``num_keyframes`` fits: 300 m (three
+    roads each way) up to 40 keyframes, then one more road per 100 m that the fastest ego
+    drives, so the ego never reaches within :data:`EGO_END_CLEARANCE` of a lane's end."""
+    duration = num_keyframes * KEYFRAME_INTERVAL_US * 1e-6
+    needed = 2 * EGO_END_CLEARANCE + EGO_SPEED_RANGE[1] * duration
+    return ROAD_SPACING * max(3, int(np.ceil(needed / ROAD_SPACING)))
+
+
 def build_scene(name: str, index: int, road_map: RoadMap, seed: int, num_keyframes: int = 10,
                 sweeps_per_keyframe: int = 10) -> Scene:
     """Spawn the ego and the agents of scene ``name`` (deterministic in ``seed`` and ``index``)."""
@@ -151,8 +163,14 @@ def build_scene(name: str, index: int, road_map: RoadMap, seed: int, num_keyfram
     duration = num_keyframes * KEYFRAME_INTERVAL_US * 1e-6
     horizontal = [lane for lane in road_map.lanes if lane.road.startswith('h')]
     ego_lane = horizontal[int(rng.integers(len(horizontal)))]
-    ego_speed = float(rng.uniform(6, 9))
-    ego_s0 = float(rng.uniform(60, ego_lane.length - 60 - ego_speed * duration))
+    ego_speed = float(rng.uniform(*EGO_SPEED_RANGE))
+    latest_start = ego_lane.length - EGO_END_CLEARANCE - ego_speed * duration
+    if latest_start < EGO_END_CLEARANCE:
+        raise ValueError(f'scene {name}: {num_keyframes} keyframes at {ego_speed:.1f} m/s do not '
+                         f'fit on a {ego_lane.length:.0f} m lane; build the road map with '
+                         f'size >= road_map_size({num_keyframes}) = '
+                         f'{road_map_size(num_keyframes):.0f} m')
+    ego_s0 = float(rng.uniform(EGO_END_CLEARANCE, latest_start))
     ego = Agent(make_token(token, 'ego'), CLASS_BY_NAME['car'], EGO_SIZE, ego_lane, ego_s0,
                 ego_speed)
     reach = (ego_s0 - 70, ego_s0 + ego_speed * duration + 70)

@@ -9,6 +9,7 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
+from .bev_axes import EGO_LANDSCAPE, BEVAxes, ego_arrow
 from .figures import class_handles, save_png
 from .nuscenes_access import EgoSample
 from .palettes import (DETECTION_CLASSES, MAP_CLASSES, MAP_COLORS, class_color, detection_name,
@@ -48,40 +49,21 @@ def box_footprint(box) -> np.ndarray:
     return box.bottom_corners()[:2].T
 
 
-def to_plot(xy: np.ndarray, x_up: bool = False) -> np.ndarray:
-    """Plot coordinates of ``(..., 2)`` x-y: unchanged, or ``(y, x)`` when x points up (the
-    horizontal axis is then inverted by :func:`setup_bev_axes`, so +y, left, is on the left)."""
-    xy = np.asarray(xy)
-    return xy[..., ::-1] if x_up else xy
-
-
-def setup_bev_axes(ax, bev_range: Sequence[float], x_up: bool = False) -> None:
-    """Limits, equal aspect and labels of a BEV panel over ``(x_min, y_min, x_max, y_max)``."""
-    x_min, y_min, x_max, y_max = bev_range
-    x_label, y_label = 'x (ego forward) [m]', 'y (ego left) [m]'
-    if x_up:
-        ax.set_xlim(y_max, y_min)  # inverted: left of the car on the left
-        ax.set_ylim(x_min, x_max)
-        x_label, y_label = y_label, x_label
-    else:
-        ax.set_xlim(x_min, x_max)
-        ax.set_ylim(y_min, y_max)
-    ax.set_aspect('equal')
-    ax.set_xlabel(x_label)
-    ax.set_ylabel(y_label)
-
-
 def draw_map(ax, masks: Dict[str, np.ndarray], bev_range: Sequence[float],
-             x_up: bool = False, alpha: float = MAP_ALPHA) -> None:
-    """Draw map masks ``{name: (rows, cols)}`` (rows along y, cols along x; with ``x_up`` rows
-    along x and cols along y, the ``gt_masks_bev[c, x_idx, y_idx]`` layout)."""
-    x_min, y_min, x_max, y_max = bev_range
-    extent = (y_min, y_max, x_min, x_max) if x_up else (x_min, x_max, y_min, y_max)
-    ax.imshow(map_underlay(masks, alpha), origin='lower', extent=extent,
-              interpolation='nearest', zorder=0)
+             axes: BEVAxes = EGO_LANDSCAPE, rows_along: str = 'y',
+             alpha: float = MAP_ALPHA) -> None:
+    """Draw map masks ``{name: (rows, cols)}`` over ``bev_range``: rows along the frame's
+    ``rows_along`` axis (``'y'``: :func:`~.map_masks.bev_map_masks`; ``'x'``: the
+    ``gt_masks_bev[c, x_idx, y_idx]`` layout), row 0 / column 0 at the axes' minima."""
+    image = map_underlay(masks, alpha)
+    if rows_along != axes.vertical_axis():
+        image = image.transpose(1, 0, 2)
+    ax.imshow(image, origin='lower', extent=axes.extent(bev_range), interpolation='nearest',
+              zorder=0)
 
 
-def draw_points(ax, points: np.ndarray, bev_range: Sequence[float], x_up: bool = False,
+def draw_points(ax, points: np.ndarray, bev_range: Sequence[float],
+                axes: BEVAxes = EGO_LANDSCAPE,
                 height_range: Sequence[float] = HEIGHT_RANGE):
     """Scatter ``(N, >=3)`` points inside ``bev_range`` coloured by height (``height_range``
     are the ends of the colour scale); returns the scatter (for a colour bar)."""
@@ -90,19 +72,20 @@ def draw_points(ax, points: np.ndarray, bev_range: Sequence[float], x_up: bool =
               & (points[:, 1] <= y_max))
     points = points[inside]
     order = np.argsort(points[:, 2])  # high points on top
-    uv = to_plot(points[order, :2], x_up)
+    uv = axes.to_plot(points[order, :2])
     return ax.scatter(uv[:, 0], uv[:, 1], c=points[order, 2], s=0.6, cmap='viridis',
                       vmin=height_range[0], vmax=height_range[1], linewidths=0, zorder=1,
                       rasterized=True)
 
 
-def draw_footprints(ax, footprints: np.ndarray, colors: Sequence, x_up: bool = False,
+def draw_footprints(ax, footprints: np.ndarray, colors: Sequence,
+                    axes: BEVAxes = EGO_LANDSCAPE,
                     linestyle: str = '-', linewidth: float = 1.2, zorder: int = 2) -> None:
     """Draw ``(N, 4, 2)`` box footprints (front two corners first) with a heading tick from
     the centre to the middle of the front edge."""
     from matplotlib.patches import Polygon
     for corners, color in zip(footprints, colors):
-        corners = to_plot(corners, x_up)
+        corners = axes.to_plot(corners)
         ax.add_patch(Polygon(corners, closed=True, fill=False, edgecolor=color,
                              linewidth=linewidth, linestyle=linestyle, zorder=zorder))
         centre, front = corners.mean(0), corners[:2].mean(0)
@@ -110,10 +93,10 @@ def draw_footprints(ax, footprints: np.ndarray, colors: Sequence, x_up: bool = F
                 linestyle=linestyle, zorder=zorder)
 
 
-def draw_ego(ax, x_up: bool = False) -> None:
-    """The ego vehicle: a black arrow head at the origin pointing along +x."""
+def draw_ego(ax, axes: BEVAxes = EGO_LANDSCAPE) -> None:
+    """The ego vehicle: a black arrow head at the origin pointing along the ego's forward."""
     from matplotlib.patches import Polygon
-    ax.add_patch(Polygon(to_plot(np.array([[2.5, 0], [-1.5, 1.0], [-1.5, -1.0]]), x_up),
+    ax.add_patch(Polygon(axes.to_plot(ego_arrow(axes.forward)),
                          closed=True, facecolor='black', edgecolor='white', linewidth=0.8,
                          zorder=3))
 
@@ -145,7 +128,7 @@ def render_bev(sample: EgoSample, masks: Dict[str, np.ndarray], out_path: str,
     draw_footprints(ax, np.array([box_footprint(b) for b in sample.boxes]).reshape(-1, 4, 2),
                     [class_color(n) for n in names])
     draw_ego(ax)
-    setup_bev_axes(ax, bev_range)
+    EGO_LANDSCAPE.apply(ax, bev_range)
     ax.set_title(f'{sample.scene_name}  sample {sample.token}  ({sample.location})', fontsize=9)
     seen = set(names)
     box_handles = class_handles([n for n in list(DETECTION_CLASSES) + [None] if n in seen])

@@ -1,9 +1,10 @@
 """Two-panel BEV of one sample: ground truth (left) and a model's predictions (right).
 
-Both panels are in the sample's LiDAR frame with x (forward) **up** and y (left) to the left,
-the driver's view. Map masks use the ``gt_masks_bev`` / ``masks_bev`` layout ``(C, X, Y)``
-(``[class, x_idx, y_idx]``, pixel ``(i, j)`` centred at ``(x_min + (i + 0.5) dx, y_min + (j +
-0.5) dy)``, see ``LoadBEVMapGT``). Left: GT map masks, LiDAR points coloured by height, GT boxes
+Both panels are in the sample's LiDAR frame, turned so that the ego's forward direction is
+**up** and its left on the left, the driver's view (nuScenes' ``LIDAR_TOP``: y up, x to the
+right; a frame with x forward: x up, y to the left; :mod:`.bev_axes`). Map masks use the
+``gt_masks_bev`` / ``masks_bev`` layout ``(C, X, Y)`` (``[class, x_idx, y_idx]``, pixel
+``(i, j)`` centred at ``(x_min + (i + 0.5) dx, y_min + (j + 0.5) dy)``, see ``LoadBEVMapGT``). Left: GT map masks, LiDAR points coloured by height, GT boxes
 in their class colour. Right: predicted map masks (probabilities thresholded by the caller) and
 predicted boxes; a model without a map head says so.
 """
@@ -12,8 +13,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from .bev_view import (draw_ego, draw_footprints, draw_map, draw_points, map_handles,
-                       setup_bev_axes)
+from .bev_axes import forward_up
+from .bev_view import draw_ego, draw_footprints, draw_map, draw_points, map_handles
 from .box_geometry import footprints
 from .figures import class_handles, save_png
 from .palettes import DETECTION_CLASSES, class_color, plain_style
@@ -50,15 +51,15 @@ def _mask_dict(layer: BEVLayer, where: str) -> Optional[dict]:
     return {name: layer.masks[k] for k, name in enumerate(classes)}
 
 
-def _draw_boxes(ax, layer: BEVLayer) -> None:
-    draw_footprints(ax, footprints(layer.corners), [class_color(n) for n in layer.names],
-                    x_up=True)
+def _draw_boxes(ax, layer: BEVLayer, axes) -> None:
+    draw_footprints(ax, footprints(layer.corners), [class_color(n) for n in layer.names], axes)
 
 
 @plain_style()
 def render_prediction_bev(points: Optional[np.ndarray], gt: BEVLayer, pred: BEVLayer,
                           out_path: str, bev_range: Sequence[float] = (-50.0, -50.0, 50.0, 50.0),
-                          title: str = '', score_note: str = '', dpi: int = 100) -> tuple:
+                          title: str = '', score_note: str = '', dpi: int = 100,
+                          forward: str = '+x') -> tuple:
     """Write the GT / prediction BEV panels to ``out_path`` (PNG, atomic).
 
     Args:
@@ -71,6 +72,9 @@ def render_prediction_bev(points: Optional[np.ndarray], gt: BEVLayer, pred: BEVL
         title (str): Figure title.
         score_note (str): Thresholds, shown in the right panel's title.
         dpi (int): Figure dots per inch (the pixel size is :data:`FIG_SIZE` regardless).
+        forward (str): The ego's forward direction in the LiDAR frame (``'+x'``, ``'+y'``,
+            ``'-x'``, ``'-y'``; :func:`~.bev_axes.forward_axis_of` of the ``lidar2ego``);
+            drawn up.
 
     Returns:
         tuple: ``(width, height)`` of the PNG in pixels.
@@ -78,6 +82,7 @@ def render_prediction_bev(points: Optional[np.ndarray], gt: BEVLayer, pred: BEVL
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
+    axes = forward_up(forward)
     width, height = FIG_SIZE
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     shown_maps: List[str] = []
@@ -88,14 +93,14 @@ def render_prediction_bev(points: Optional[np.ndarray], gt: BEVLayer, pred: BEVL
         ax = fig.add_axes(((70 + i * 790) / width, 70 / height, 720 / width, 720 / height))
         masks = _mask_dict(layer, where)
         if masks is not None:
-            draw_map(ax, masks, bev_range, x_up=True)
+            draw_map(ax, masks, bev_range, axes, rows_along='x')
             shown_maps += [n for n in masks if n not in shown_maps]
         if i == 0 and points is not None and len(points):
-            scatter = draw_points(ax, np.asarray(points), bev_range, x_up=True,
+            scatter = draw_points(ax, np.asarray(points), bev_range, axes,
                                   height_range=HEIGHT_RANGE)
-        _draw_boxes(ax, layer)
-        draw_ego(ax, x_up=True)
-        setup_bev_axes(ax, bev_range, x_up=True)
+        _draw_boxes(ax, layer, axes)
+        draw_ego(ax, axes)
+        axes.apply(ax, bev_range)
         if masks is None:
             note = 'no map head' if i == 1 else 'no map GT'
             ax.text(0.02, 0.98, note, transform=ax.transAxes, va='top', ha='left', fontsize=9,

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .bev_axes import forward_axis_of
 from .box_geometry import lidar_box_corners, transform_points
 from .camera_view import corner_segments, render_camera_mosaic
 from .figures import class_handles
@@ -261,8 +262,17 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
                       masks=None if pred_masks is None else _numpy(pred_masks) >= map_thr,
                       mask_classes=pred_map_classes),
         out_path=written['pred_bev'], bev_range=bev_range or (-50.0, -50.0, 50.0, 50.0),
-        title=title, score_note=f'score >= {score_thr:g}, map p >= {map_thr:g}')
+        title=title, score_note=f'score >= {score_thr:g}, map p >= {map_thr:g}',
+        forward=forward_axis_of(_lidar2ego(dataset, sample_index)))
     return written
+
+
+def _lidar2ego(dataset, index: int) -> Optional[np.ndarray]:
+    """The sample's ``lidar_points.lidar2ego`` (None when the infos have none, e.g. KITTI's,
+    whose Velodyne frame has x forward)."""
+    info = dataset.get_data_info(index)
+    matrix = (info.get('lidar_points') or {}).get('lidar2ego')
+    return None if matrix is None else np.asarray(matrix, dtype=np.float64)
 
 
 def _gt_handle() -> list:

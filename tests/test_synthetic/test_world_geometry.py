@@ -166,3 +166,25 @@ def test_sweep_with_every_box_out_of_range_hits_only_ground():
                              np.array([0.0, 0.0, 1.8]), far, np.array([50.0]), np.array([True]),
                              np.random.default_rng(0))
     assert len(points) and (hit == GROUND).all()
+
+
+def test_long_scenes_get_a_larger_map():
+    """Up to 40 keyframes the map is the default 300 m; longer scenes (the claim check's 50)
+    get one more road per 100 m, and every ego stays clear of its lane's ends."""
+    from mmdet3d_plugin.synthetic.scene import EGO_END_CLEARANCE, road_map_size
+    from mmdet3d_plugin.synthetic.world import SyntheticWorld, WorldConfig
+    assert [road_map_size(k) for k in (1, 10, 40, 41, 50)] == [300.0, 300.0, 300.0, 400.0, 400.0]
+    world = SyntheticWorld(WorldConfig(scene_names=MINI_SCENES[:3], num_keyframes=50))
+    assert world.road_map.size == 400.0
+    assert world.road_map.road_positions == (50.0, 150.0, 250.0, 350.0)
+    for scene in world.scenes:
+        ego = scene.ego
+        travelled = ego.speed * (scene.num_keyframes - 1) * 0.5
+        assert ego.s0 >= EGO_END_CLEARANCE
+        assert ego.s0 + travelled <= ego.path.length - EGO_END_CLEARANCE
+    assert SyntheticWorld(WorldConfig(scene_names=MINI_SCENES[:1])).road_map.size == 300.0
+
+
+def test_scene_too_long_for_its_map_names_the_size(road_map):
+    with pytest.raises(ValueError, match=r'scene scene-0061: 60 keyframes .* road_map_size\(60\)'):
+        build_scene('scene-0061', 0, road_map, 0, num_keyframes=60)
