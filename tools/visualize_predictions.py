@@ -6,7 +6,9 @@
 
 Writes ``pred_cameras.png`` (the six original camera images with predicted boxes, solid in the
 class colour, and GT boxes, dashed grey) and ``pred_bev.png`` (left: GT map masks, GT boxes and
-LiDAR points; right: predicted map masks and boxes, or "no map head"). The logic lives in
+LiDAR points; right: predicted map masks and boxes, or "no map head"), both in the sample's
+LiDAR frame turned so that the ego drives up the page (nuScenes' LIDAR_TOP: y up, x to the
+right; the axis labels say which LiDAR axis is which). The logic lives in
 :mod:`mmdet3d_plugin.visualization.prediction_views`.
 """
 import argparse
