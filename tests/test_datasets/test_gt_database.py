@@ -2,6 +2,7 @@
 (``create_groundtruth_database``) in the format mmdet3d's ``DataBaseSampler`` reads, and the
 real-nuScenes training pipeline of the LiDAR-only paper config (GT-paste through
 ``ObjectSample``, CBGS through ``CBGSDataset``, the GT-paste switch-off hook) run on it."""
+import os
 import os.path as osp
 import pickle
 from types import SimpleNamespace
@@ -26,12 +27,20 @@ DB_KEYS = {'name', 'path', 'image_idx', 'gt_idx', 'box3d_lidar', 'num_points_in_
 
 @pytest.fixture(scope='module')
 def database(synthetic_world, tmp_path_factory):
-    """The GT database of the shared world's train split, written outside the world."""
+    """The GT database of the shared world's train split, written outside the world, from
+    paths relative to the working directory (as ``tools/create_data.py nuscenes --root-path
+    data/nuscenes`` passes them)."""
     from mmdet3d_plugin.datasets.converters import create_groundtruth_database
     out = tmp_path_factory.mktemp('gt_database')
-    paths = create_groundtruth_database(
-        str(synthetic_world.nuscenes), str(synthetic_world.infos['nuscenes']['train']),
-        out_dir=str(out), progress=False)
+    cwd = os.getcwd()
+    os.chdir(synthetic_world.nuscenes.parent)
+    try:
+        paths = create_groundtruth_database(
+            synthetic_world.nuscenes.name,
+            os.path.relpath(str(synthetic_world.infos['nuscenes']['train'])),
+            out_dir=str(out), progress=False)
+    finally:
+        os.chdir(cwd)
     return SimpleNamespace(root=str(out), **paths)
 
 

@@ -50,7 +50,8 @@ def _database_dataset(data_root: str, info_path: str, sweeps_num: int, load_dim:
         dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
     ]
     return NuScenesBEVDataset(
-        data_root=data_root, ann_file=info_path, pipeline=pipeline,
+        # absolute: BaseDataset joins a relative ann_file onto data_root
+        data_root=data_root, ann_file=os.path.abspath(info_path), pipeline=pipeline,
         metainfo=dict(classes=list(NUSCENES_DETECTION_CLASSES)),
         modality=dict(use_lidar=True, use_camera=False),
         data_prefix=dict(pts='samples/LIDAR_TOP', sweeps='sweeps/LIDAR_TOP'),
