@@ -14,8 +14,9 @@ from typing import Dict, List, Sequence
 import numpy as np
 import torch
 
-from mmdet3d_plugin.evaluation.metrics.bev_map import (BEV_MAP_THRESHOLDS, bev_map_counts,
-                                                       bev_map_summary)
+from mmdet3d_plugin.evaluation.metrics.bev_map import (BEV_MAP_THRESHOLDS, bev_map_summary,
+                                                       sum_bev_map_counts)
+from mmdet3d_plugin.evaluation.metrics.risk_coverage import auroc_from_counts
 
 #: Thresholds 0.02, 0.04, ..., 0.98 for the "best IoU anywhere" column.
 WIDE_THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.02, 0.99, 0.02), 2))
@@ -26,28 +27,25 @@ AUROC_BINS = 1000
 def binned_auroc(positives: np.ndarray, negatives: np.ndarray, bins: int = AUROC_BINS) -> float:
     """AUROC of ``positives`` against ``negatives`` (scores in [0, 1]), ties counted half.
 
-    Rank-based (Mann-Whitney) on ``bins`` equal-width bins, so the memory stays ``O(bins)``
-    whatever the number of cells; exact when no two different scores share a bin.
+    The scores are histogrammed into ``bins`` equal-width bins and ranked by
+    :func:`~mmdet3d_plugin.evaluation.metrics.risk_coverage.auroc_from_counts`, so the memory
+    stays ``O(bins)`` whatever the number of cells; exact when no two different scores share a
+    bin.
 
     Returns:
         float: in [0, 1]; NaN when either set is empty.
     """
-    if positives.size == 0 or negatives.size == 0:
-        return float('nan')
     edges = np.linspace(0.0, 1.0, bins + 1)
-    pos = np.histogram(np.clip(positives, 0, 1), edges)[0].astype(np.float64)
-    neg = np.histogram(np.clip(negatives, 0, 1), edges)[0].astype(np.float64)
-    below = np.concatenate([[0.0], np.cumsum(neg)[:-1]])  # negatives in lower bins
-    wins = (pos * (below + 0.5 * neg)).sum()
-    return float(wins / (pos.sum() * neg.sum()))
+    return auroc_from_counts(np.histogram(np.clip(positives, 0, 1), edges)[0],
+                             np.histogram(np.clip(negatives, 0, 1), edges)[0])
 
 
-def _best_iou(probs: Sequence[torch.Tensor], gts: Sequence[torch.Tensor],
-              thresholds: Sequence[float]):
-    counts = sum(bev_map_counts(p, g, thresholds) for p, g in zip(probs, gts))
-    ious, best, _ = bev_map_summary(counts)
-    arg = np.nanargmax(np.nan_to_num(ious, nan=-1.0), axis=1)
-    return best, np.asarray(thresholds)[arg]
+def _best_per_class(ious: np.ndarray, thresholds: Sequence[float]):
+    """``(best IoU, its first threshold)`` per class of ``(C, T)`` IoUs (NaN where every
+    threshold is NaN, as ``bev_map_summary``)."""
+    filled = np.nan_to_num(ious, nan=-1.0)
+    best = filled.max(axis=1)
+    return np.where(best < 0, np.nan, best), np.asarray(thresholds)[filled.argmax(axis=1)]
 
 
 def map_probability_summary(probs: Sequence[torch.Tensor], gts: Sequence[torch.Tensor],
@@ -84,8 +82,13 @@ def map_probability_summary(probs: Sequence[torch.Tensor], gts: Sequence[torch.T
             raise ValueError(f'map_probability_summary: frame {index}: prediction '
                              f'{tuple(p.shape)} vs GT {tuple(g.shape)}, expected both '
                              f'({channels}, X, Y)')
-    metric_iou, _ = _best_iou(probs, gts, BEV_MAP_THRESHOLDS)
-    wide_iou, wide_threshold = _best_iou(probs, gts, WIDE_THRESHOLDS)
+    # one counting pass over both threshold sets
+    thresholds = sorted(set(BEV_MAP_THRESHOLDS) | set(WIDE_THRESHOLDS))
+    ious, _, _ = bev_map_summary(sum_bev_map_counts(probs, gts, thresholds))
+    metric_iou, _ = _best_per_class(
+        ious[:, [thresholds.index(t) for t in BEV_MAP_THRESHOLDS]], BEV_MAP_THRESHOLDS)
+    wide_iou, wide_threshold = _best_per_class(
+        ious[:, [thresholds.index(t) for t in WIDE_THRESHOLDS]], WIDE_THRESHOLDS)
     summary = {}
     for c, name in enumerate(class_names):
         p = torch.cat([f[c].flatten() for f in probs]).numpy()
@@ -95,8 +98,8 @@ def map_probability_summary(probs: Sequence[torch.Tensor], gts: Sequence[torch.T
         for q in quantiles:
             row[f'positive_q{int(round(q * 100))}'] = (float(np.quantile(positives, q))
                                                        if positives.size else float('nan'))
-        row['negative_q99'] = float(np.quantile(negatives, 0.99)) if negatives.size else float(
-            'nan')
+        row['negative_q99'] = (float(np.quantile(negatives, 0.99)) if negatives.size
+                               else float('nan'))
         row.update(max=float(p.max()), auroc=binned_auroc(positives, negatives),
                    iou_metric=float(metric_iou[c]), iou_wide=float(wide_iou[c]),
                    iou_wide_threshold=float(wide_threshold[c]))

@@ -21,8 +21,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmdet3d_plugin.engine.pipeline_switch import innermost_dataset
-from mmdet3d_plugin.evaluation.metrics.bev_map import (BEV_MAP_THRESHOLDS, bev_map_counts,
-                                                       bev_map_summary)
+from mmdet3d_plugin.evaluation.metrics.bev_map import (BEV_MAP_THRESHOLDS, bev_map_summary,
+                                                       sum_bev_map_counts)
 from mmdet3d_plugin.registry import MODELS
 
 #: Dropped: point-order shuffles (harmless, but the check wants one fixed batch) and GT paste.
@@ -83,15 +83,10 @@ def map_iou_per_class(probs: Sequence[torch.Tensor], gts: Sequence[torch.Tensor]
     Returns:
         Tensor: ``(C,)`` IoU in [0, 1] (0 for a class empty in both prediction and GT).
     """
-    if len(probs) != len(gts) or not probs:
-        raise ValueError(f'map_iou_per_class: {len(probs)} predictions for {len(gts)} GT masks')
-    counts = 0
-    for index, (prob, gt) in enumerate(zip(probs, gts)):
-        try:
-            counts = counts + bev_map_counts(prob.float(), gt, thresholds)
-        except ValueError as error:
-            raise ValueError(f'map_iou_per_class: frame {index}, prediction '
-                             f'{tuple(prob.shape)} vs GT {tuple(gt.shape)}: {error}') from error
+    try:
+        counts = sum_bev_map_counts([p.float() for p in probs], gts, thresholds)
+    except ValueError as error:
+        raise ValueError(f'map_iou_per_class: {error}') from error
     _, best, _ = bev_map_summary(counts)
     return torch.from_numpy(np.nan_to_num(best, nan=0.0)).float()
 

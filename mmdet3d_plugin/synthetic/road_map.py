@@ -10,7 +10,7 @@ geometry, the form the nuScenes map writer and the BEV rasteriser need, plus lan
 for the agents.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import shapely
@@ -22,6 +22,7 @@ POLYGON_LAYERS = ('drivable_area', 'ped_crossing', 'walkway', 'stop_line', 'carp
 LINE_LAYERS = ('road_divider', 'lane_divider')
 #: Chance that one crossing / stop line / divider segment is painted (drawn after the buildings
 #: and trees, from the same generator, so those do not depend on it).
+ROAD_SPACING = 100.0  # metres between parallel roads (the map grows in steps of it)
 PAINT_PROBABILITY = 0.5
 
 
@@ -88,7 +89,7 @@ class RoadMap:
 
 
 def build_road_map(rng: np.random.Generator, size: float = 300.0,
-                   road_positions: Tuple[float, ...] = (50.0, 150.0, 250.0),
+                   road_positions: Optional[Tuple[float, ...]] = None,
                    lane_width: float = 4.0, shoulder_width: float = 3.0,
                    sidewalk_width: float = 3.0) -> RoadMap:
     """Build the grid map: roads at ``road_positions`` in x and in y across ``[0, size]``.
@@ -96,7 +97,9 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
     Args:
         rng (np.random.Generator): Source of randomness (building/tree placement).
         size (float): Side of the square map in metres.
-        road_positions (tuple): Centre coordinates of the roads (same for both axes).
+        road_positions (tuple, optional): Centre coordinates of the roads (same for both
+            axes); default every :data:`ROAD_SPACING` from half of it (50 / 150 / 250 m on
+            the 300 m map).
         lane_width (float): Width of each of the two lanes.
         shoulder_width (float): Parking shoulder on each side (parked vehicles, cones,
             barriers stand there), part of the drivable area.
@@ -105,6 +108,8 @@ def build_road_map(rng: np.random.Generator, size: float = 300.0,
     Returns:
         RoadMap: Polygons per layer, lane/sidewalk/crossing centre lines, static boxes.
     """
+    if road_positions is None:
+        road_positions = tuple(np.arange(ROAD_SPACING / 2, size, ROAD_SPACING).tolist())
     half = lane_width + shoulder_width  # half the drivable width
     road_width = 2 * half
     roads, walks, crossings, stops, lanes, walk_paths, cross_paths = [], [], [], [], [], [], []

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .classes import CLASS_BY_NAME, ObjectClass
-from .road_map import Lane, RoadMap
+from .road_map import ROAD_SPACING, Lane, RoadMap
 
 #: The ten scenes of nuScenes v1.0-mini (the devkit's split lists use these names).
 MINI_SCENES = ('scene-0061', 'scene-0103', 'scene-0553', 'scene-0655', 'scene-0757',
@@ -37,7 +37,6 @@ KEYFRAME_INTERVAL_US = 500_000  # 2 Hz
 SWEEP_INTERVAL_US = 50_000  # 20 Hz
 EGO_SPEED_RANGE = (6.0, 9.0)  # m/s
 EGO_END_CLEARANCE = 60.0  # metres kept between the ego's path and the ends of its lane
-ROAD_SPACING = 100.0  # metres between parallel roads (the map grows in steps of it)
 
 
 def make_token(*parts) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from .lidar import LidarSpec, cast_sweep
 from .rig import Sensor, build_rig, yaw_matrix
 from .road_map import RoadMap, build_road_map
-from .scene import MINI_SCENES, ROAD_SPACING, Agent, Scene, build_scene, road_map_size
+from .scene import MINI_SCENES, Agent, Scene, build_scene, road_map_size
 
 STATIC_INTENSITY = {'building': 45.0, 'vegetation': 20.0}
 
@@ -82,10 +82,8 @@ class SyntheticWorld:
         config = config or WorldConfig()
         self.config = config
         # 300 m (roads at 50 / 150 / 250 m) unless the scenes are longer than 40 keyframes
-        size = road_map_size(config.num_keyframes)
-        self.road_map: RoadMap = build_road_map(
-            np.random.default_rng([config.seed, 1000]), size=size,
-            road_positions=tuple(np.arange(ROAD_SPACING / 2, size, ROAD_SPACING).tolist()))
+        self.road_map: RoadMap = build_road_map(np.random.default_rng([config.seed, 1000]),
+                                                size=road_map_size(config.num_keyframes))
         self.rig: Dict[str, Sensor] = build_rig(config.image_size)
         clash = sorted(set(config.scene_names) & set(config.test_scene_names))
         if clash:

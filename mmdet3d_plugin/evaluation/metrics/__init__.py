@@ -1,7 +1,8 @@
 """Metrics: functional cores (pure numpy/torch, parameterised by convention) and their
 mmengine ``BaseMetric`` wrappers registered in ``mmdet3d_plugin.registry.METRICS``. Class and
 label conventions (map classes, occupancy labels) live in :mod:`mmdet3d_plugin.structures`."""
-from .bev_map import BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_iou, bev_map_summary
+from .bev_map import (BEV_MAP_THRESHOLDS, bev_map_counts, bev_map_iou, bev_map_summary,
+                      sum_bev_map_counts)
 from .bev_map_seg_metric import BEVMapSegMetric
 from .calibration import (aurc, brier_score, calibration_statistics, confidence_and_correctness,
                           expected_calibration_error, merge_calibration_statistics,
@@ -21,5 +22,5 @@ __all__ = [
     'calibration_statistics', 'confidence_and_correctness', 'expected_calibration_error',
     'geometry_iou', 'mean_iou', 'merge_calibration_statistics', 'misclassification_auroc',
     'negative_log_likelihood', 'optimal_aurc', 'per_class_iou', 'semantic_confusion_matrix',
-    'summarize_calibration'
+    'sum_bev_map_counts', 'summarize_calibration'
 ]

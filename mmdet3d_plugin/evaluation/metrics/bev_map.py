@@ -86,6 +86,35 @@ def bev_map_iou(counts: Any) -> np.ndarray:
     return ious
 
 
+def sum_bev_map_counts(pred_probs: Sequence[Any], gt_masks: Sequence[Any],
+                       thresholds: Sequence[float] = BEV_MAP_THRESHOLDS) -> np.ndarray:
+    """:func:`bev_map_counts` summed over frames (what the metric accumulates over a split).
+
+    Args:
+        pred_probs: Per frame, (C, H, W) probabilities.
+        gt_masks: Per frame, (C, H, W) binary masks.
+        thresholds: (T,) probability thresholds.
+
+    Returns:
+        np.ndarray: (3, C, T) summed ``[TP, FP, FN]``.
+
+    Raises:
+        ValueError: No frames, different numbers of predictions and masks, or a frame that
+            :func:`bev_map_counts` rejects (the message names the frame and both shapes).
+    """
+    if len(pred_probs) != len(gt_masks) or not len(pred_probs):
+        raise ValueError(f'{len(pred_probs)} predictions for {len(gt_masks)} GT masks (need '
+                         'the same number, at least one)')
+    counts = 0
+    for index, (prob, gt) in enumerate(zip(pred_probs, gt_masks)):
+        try:
+            counts = counts + bev_map_counts(prob, gt, thresholds)
+        except ValueError as error:
+            raise ValueError(f'frame {index}, prediction {tuple(prob.shape)} vs GT '
+                             f'{tuple(gt.shape)}: {error}') from error
+    return counts
+
+
 def bev_map_summary(counts: Any) -> Tuple[np.ndarray, np.ndarray, float]:
     """Per-threshold IoUs, per-class best IoU and their mean.
 
