@@ -6,5 +6,7 @@ modules (ResNet, FPN, SparseEncoder, SECOND, CenterHead, ...) are used through t
 from .detectors import *  # noqa: F401,F403
 from .fusers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .occupancy import *  # noqa: F401,F403
 from .task_modules import *  # noqa: F401,F403
 from .view_transforms import *  # noqa: F401,F403

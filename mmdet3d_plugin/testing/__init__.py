@@ -1,4 +1,8 @@
-"""Input factories for tests and benchmarks (random batches with the real nuScenes rig)."""
+"""Input factories for tests and benchmarks (random BEV and occupancy batches with the real
+nuScenes rig)."""
 from .bev_inputs import make_batch, resize_matrix, rig_matrices
+from .occupancy_inputs import lidar2ego_matrix, make_occupancy_batch
 
-__all__ = ['make_batch', 'resize_matrix', 'rig_matrices']
+__all__ = [
+    'make_batch', 'resize_matrix', 'rig_matrices', 'lidar2ego_matrix', 'make_occupancy_batch'
+]

@@ -101,6 +101,14 @@ def _random_flip_3d(transform: dict) -> Optional[str]:
     return None
 
 
+def _occupancy_frame(transform: dict) -> Optional[str]:
+    # OccupancyFrame: np.random.rand() < flip_*_ratio for each ratio strictly between 0 and 1
+    flips = (transform.get('flip_x_ratio', 0.0), transform.get('flip_y_ratio', 0.0))
+    if any(_coin(f) for f in flips):
+        return f'flip ratios {list(flips)}: random grid flips'
+    return None
+
+
 def _always(reason: str) -> Callable[[dict], str]:
     return lambda transform: reason
 
@@ -113,6 +121,7 @@ RULES: Dict[str, Callable[[dict], Optional[str]]] = {
     'GlobalAugmentAll': _global_augment_all,
     'GlobalRotScaleTrans': _global_rot_scale_trans,
     'RandomFlip3D': _random_flip_3d,
+    'OccupancyFrame': _occupancy_frame,
     'PointShuffle': _always('shuffles the points'),
     'FastPointShuffle': _always('shuffles the points'),
 }

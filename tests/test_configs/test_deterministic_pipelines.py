@@ -82,6 +82,7 @@ def test_corruptions_of_the_robustness_study_add_no_global_randomness(config):
     dict(type='GlobalRotScaleTrans', rot_range=[0, 0], scale_ratio_range=[1, 1],
          translation_std=[0, 0, 0.2]),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=0.5),
+    dict(type='OccupancyFrame', flip_y_ratio=0.5),
     dict(type='PointShuffle'),
     dict(type='FastPointShuffle'),
     dict(type='ObjectNoise'),  # no rule: found by its code
@@ -105,6 +106,8 @@ def test_the_checker_flags_random_transforms(transform):
          translation_std=[0, 0, 0]),
     dict(type='RandomFlip3D'),
     dict(type='RandomFlip3D', flip_ratio_bev_horizontal=1.0),
+    dict(type='OccupancyFrame'),
+    dict(type='OccupancyFrame', flip_x_ratio=1.0),
     dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5),
     dict(type='LoadMultiViewImages'),
     dict(type='LoadBEVMapGT'),

@@ -10,11 +10,13 @@ from .loading_multiview import NUSCENES_CAMERAS, LoadMultiViewImages
 from .loading_occupancy import LoadNuScenesOccupancyGT, LoadOcc3DGT, occupancy_grid
 from .loading_points import CheckedLoadPointsFromFile
 from .loading_sweeps import LoadSweepsWithRing
+from .occupancy_frame import OccupancyFrame
 from .point_ops import FastPointShuffle, FastPointsRangeFilter
 
 __all__ = list(_corruption_names) + [
     'LoadSweepsWithRing', 'LoadOcc3DGT', 'LoadNuScenesOccupancyGT', 'occupancy_grid',
-    'LoadBEVMapGT', 'GlobalAugmentAll', 'LoadMultiViewImages', 'NUSCENES_CAMERAS', 'ImageAug3D',
+    'OccupancyFrame', 'LoadBEVMapGT', 'GlobalAugmentAll', 'LoadMultiViewImages',
+    'NUSCENES_CAMERAS', 'ImageAug3D',
     'MultiViewDepthGT', 'Pack3DDetBEVInputs', 'BEV_META_KEYS', 'bev_meta',
     'CheckedLoadPointsFromFile', 'FastPointsRangeFilter', 'FastPointShuffle'
 ]

@@ -30,7 +30,6 @@ probabilities, what ``NuScenesMetric`` and ``BEVMapSegMetric`` read.
 import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from mmdet3d.models.detectors import Base3DDetector
 from mmengine.logging import MMLogger
@@ -38,33 +37,14 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet3d_plugin.registry import MODELS
+from .camera_inputs import DepthSupervisionMixin, camera_matrices, stack_meta
 from .modality import ModalityDropSampler, flagged_present
 
 TASKS = ('det', 'seg')
 
 
-def _stack_meta(data_samples: Sequence, key: str, shape: Tuple[int, ...],
-                device: torch.device) -> Tensor:
-    """Stack metainfo ``key`` of every sample into a float tensor; identity when absent."""
-    rows = []
-    for index, sample in enumerate(data_samples):
-        value = sample.metainfo.get(key)
-        if value is None:
-            if key in ('img_aug_matrix', 'lidar_aug_matrix'):
-                value = np.broadcast_to(np.eye(4), shape)
-            else:
-                raise KeyError(f"data sample {index} has no metainfo '{key}' (expected "
-                               f'{shape}); add it to Pack3DDetBEVInputs meta_keys')
-        value = torch.as_tensor(np.asarray(value), dtype=torch.float32)
-        if tuple(value.shape) != shape:
-            raise ValueError(f"metainfo '{key}' of data sample {index} has shape "
-                             f'{tuple(value.shape)}, expected {shape}')
-        rows.append(value)
-    return torch.stack(rows).to(device)
-
-
 @MODELS.register_module()
-class MultiModalBEVDetector(Base3DDetector):
+class MultiModalBEVDetector(DepthSupervisionMixin, Base3DDetector):
     """Two-branch BEV detector with detection and map-segmentation heads.
 
     Args:
@@ -165,9 +145,8 @@ class MultiModalBEVDetector(Base3DDetector):
         feats = feats[self.img_feature_level]
         feats = feats.reshape((batch, views) + feats.shape[1:])
         device = imgs.device
-        matrices = [_stack_meta(data_samples, key, (views, 4, 4), device)
-                    for key in ('cam2img', 'lidar2cam', 'img_aug_matrix')]
-        lidar_aug = _stack_meta(data_samples, 'lidar_aug_matrix', (4, 4), device)
+        matrices = camera_matrices(data_samples, views, device)
+        lidar_aug = stack_meta(data_samples, 'lidar_aug_matrix', (4, 4), device)
         if return_depth:
             return self.view_transform(feats, *matrices, lidar_aug, return_depth=True)
         return self.view_transform(feats, *matrices, lidar_aug)
@@ -176,35 +155,6 @@ class MultiModalBEVDetector(Base3DDetector):
     def with_depth_loss(self) -> bool:
         """Whether training adds the view transform's LiDAR depth loss."""
         return self.has_camera and getattr(self.view_transform, 'loss_depth_weight', 0.0) > 0
-
-    def depth_loss(self, depth: Tensor, data_samples: Sequence) -> Tensor:
-        """The view transform's depth loss against the packed ``gt_depth`` of each sample.
-
-        Args:
-            depth: ``(B, N, D, h, w)`` depth probabilities.
-            data_samples: ``B`` samples; ``gt_depth`` ``(N, h, w)`` where packed.
-
-        Returns:
-            Tensor: scalar ``loss_depth`` (see the module docstring for who is supervised).
-        """
-        batch, views = depth.shape[:2]
-        gt = depth.new_zeros((batch, views) + tuple(depth.shape[3:]))
-        valid = torch.zeros((batch, views), dtype=torch.bool, device=depth.device)
-        for index, sample in enumerate(data_samples):
-            if 'gt_depth' not in sample:
-                continue
-            gt[index] = sample.gt_depth.to(gt)
-            if not sample.metainfo.get('camera_missing', False):
-                valid[index] = True
-                dropped = [int(v) for v in sample.metainfo.get('dropped_views') or ()]
-                valid[index, dropped] = False
-        if not any('gt_depth' in sample for sample in data_samples) and not self._warned_depth:
-            MMLogger.get_current_instance().warning(
-                'view_transform.loss_depth_weight > 0 but no data sample has gt_depth: add '
-                "MultiViewDepthGT after ImageAug3D and 'gt_depth' to Pack3DDetBEVInputs keys "
-                'in the train pipeline (loss_depth is 0 meanwhile)')
-            self._warned_depth = True
-        return self.view_transform.loss_depth(depth, gt, valid)
 
     def _point_dims(self) -> int:
         for name in ('num_features', 'in_channels'):

@@ -97,20 +97,18 @@ class LSSViewTransform(BaseModule):
             raise ValueError(f'LSSViewTransform: lidar_aug_matrix must be ({batch}, 4, 4), '
                              f'got {tuple(lidar_aug_matrix.shape)}')
 
-    def forward(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor, img_aug_matrix: Tensor,
-                lidar_aug_matrix: Tensor,
-                return_depth: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
-        """Splat image features onto the BEV grid.
+    def lift_splat(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor,
+                   img_aug_matrix: Tensor, lidar_aug_matrix: Tensor) -> Tuple[Tensor, Tensor]:
+        """Lift image features with their depth distribution and pool them into the 3D grid.
 
         Args:
             feats: ``(B, N, C_in, h, w)`` image features of the N cameras.
             cam2img, lidar2cam, img_aug_matrix: ``(B, N, 4, 4)`` (see :mod:`.frustum`).
-            lidar_aug_matrix: ``(B, 4, 4)``.
-            return_depth: Also return the depth distribution (for :meth:`loss_depth`).
+            lidar_aug_matrix: ``(B, 4, 4)``: the original LiDAR frame -> the grid's frame.
 
         Returns:
-            Tensor: ``(B, C_out * Z, Y, X)``; with ``return_depth`` a tuple of it and the
-            ``(B, N, D, h, w)`` depth probabilities.
+            tuple: ``(B, C_out, Z, Y, X)`` pooled volume and the ``(B, N, D, h, w)`` depth
+            probabilities.
         """
         self._check_inputs(feats, cam2img, lidar2cam, img_aug_matrix, lidar_aug_matrix)
         batch, views, channels, feat_h, feat_w = feats.shape
@@ -132,9 +130,28 @@ class LSSViewTransform(BaseModule):
             depth.reshape(-1)[flat_inside].to(context.dtype),
             context.reshape(-1, self.out_channels).contiguous(), pixel_index, coords, batch,
             self.grid.shape)  # (B, C_out, Z, Y, X)
+        return pooled, depth.reshape(batch, views, self.num_depth, feat_h, feat_w)
+
+    def forward(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor, img_aug_matrix: Tensor,
+                lidar_aug_matrix: Tensor,
+                return_depth: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        """Splat image features onto the BEV grid (:meth:`lift_splat`, height folded into
+        channels).
+
+        Args:
+            feats: ``(B, N, C_in, h, w)`` image features of the N cameras.
+            cam2img, lidar2cam, img_aug_matrix: ``(B, N, 4, 4)`` (see :mod:`.frustum`).
+            lidar_aug_matrix: ``(B, 4, 4)``.
+            return_depth: Also return the depth distribution (for :meth:`loss_depth`).
+
+        Returns:
+            Tensor: ``(B, C_out * Z, Y, X)``; with ``return_depth`` a tuple of it and the
+            ``(B, N, D, h, w)`` depth probabilities.
+        """
+        pooled, depth = self.lift_splat(feats, cam2img, lidar2cam, img_aug_matrix,
+                                        lidar_aug_matrix)
         if return_depth:
-            return pooled.flatten(1, 2), depth.reshape(batch, views, self.num_depth, feat_h,
-                                                       feat_w)
+            return pooled.flatten(1, 2), depth
         return pooled.flatten(1, 2)
 
     def loss_depth(self, depth: Tensor, gt_depth: Tensor,

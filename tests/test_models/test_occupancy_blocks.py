@@ -1,0 +1,157 @@
+"""The shared occupancy layer on CPU: voxel lift, 3D encoder / neck, head, detector."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmdet3d.structures import Det3DDataSample
+from mmengine.config import Config
+
+from mmdet3d_plugin.registry import MODELS
+from mmdet3d_plugin.testing import lidar2ego_matrix, make_occupancy_batch, rig_matrices
+from mmdet3d_plugin.testing.bev_inputs import resize_matrix
+
+BASE = 'configs/_base_/models/occ-dense-tiny_synthetic.py'
+CE_ONLY = dict(loss_ce=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=False, ignore_index=255,
+                            avg_non_ignore=True))
+
+
+def _lift_inputs(batch=1, lidar2grid=None):
+    cam2img, lidar2cam = rig_matrices()
+    aug = resize_matrix(352 / 400, 128 / 225)
+    stack = [torch.from_numpy(np.repeat(m[None], batch, 0)) for m in (cam2img, lidar2cam, aug)]
+    grid = lidar2ego_matrix() if lidar2grid is None else lidar2grid
+    return stack + [torch.from_numpy(np.repeat(grid[None], batch, 0)).float()]
+
+
+def _voxel_transform(**overrides):
+    cfg = copy.deepcopy(Config.fromfile(BASE).model.view_transform)
+    cfg.update(overrides)
+    return MODELS.build(cfg)
+
+
+def test_voxel_lift_is_the_bev_lift_with_its_height_kept():
+    torch.manual_seed(0)
+    voxel = _voxel_transform().eval()
+    cfg = copy.deepcopy(Config.fromfile(BASE).model.view_transform)
+    cfg.type = 'LSSViewTransform'
+    bev = MODELS.build(cfg).eval()
+    bev.load_state_dict(voxel.state_dict())
+    feats = torch.randn(1, 6, 64, 16, 44)
+    with torch.no_grad():
+        volume = voxel(feats, *_lift_inputs())
+        flat = bev(feats, *_lift_inputs())
+    assert voxel.volume_shape == (4, 50, 50)
+    assert volume.shape == (1, 16, 4, 50, 50)
+    torch.testing.assert_close(volume.flatten(1, 2), flat)
+    assert volume.abs().sum() > 0
+
+
+def test_empty_frustum_gives_an_empty_volume_without_crashing():
+    """All depth mass outside the grid: the grid moved 10 km away."""
+    voxel = _voxel_transform().eval()
+    far = np.eye(4, dtype=np.float32)
+    far[0, 3] = 1e4
+    with torch.no_grad():
+        volume, depth = voxel(torch.randn(1, 6, 64, 16, 44), *_lift_inputs(lidar2grid=far),
+                              return_depth=True)
+    assert volume.shape == (1, 16, 4, 50, 50) and volume.abs().sum() == 0
+    assert depth.shape == (1, 6, 59, 16, 44)
+
+
+def test_resnet3d_and_fpn3d_shapes_and_errors():
+    encoder = MODELS.build(dict(type='OccResNet3D', in_channels=8, stage_channels=(16, 32, 48),
+                                stage_blocks=(1, 2, 1), stage_strides=(1, (1, 2, 2), 2)))
+    neck = MODELS.build(dict(type='OccFPN3D', in_channels=[16, 32, 48], out_channels=24,
+                             num_outs=2))
+    feats = encoder(torch.randn(2, 8, 4, 20, 20))
+    assert [tuple(f.shape) for f in feats] == [(2, 16, 4, 20, 20), (2, 32, 4, 10, 10),
+                                               (2, 48, 2, 5, 5)]
+    outs = neck(feats)
+    assert [tuple(o.shape) for o in outs] == [(2, 24, 4, 20, 20), (2, 24, 4, 10, 10)]
+    outs[0].sum().backward()
+    assert all(p.grad is not None for p in encoder.parameters())
+    with pytest.raises(ValueError, match=r'\(B, 8, Z, Y, X\)'):
+        encoder(torch.randn(2, 7, 4, 20, 20))
+    with pytest.raises(ValueError, match='one entry per stage'):
+        MODELS.build(dict(type='OccResNet3D', in_channels=8, stage_channels=(16, ),
+                          stage_blocks=(1, 1), stage_strides=(1, )))
+
+
+@pytest.mark.parametrize('upsample', ['trilinear', 'deconv'])
+def test_head_logits_on_the_gt_grid_and_masked_targets(upsample):
+    head = MODELS.build(dict(type='OccupancyHead', in_channels=8, num_classes=5,
+                             grid_shape=(16, 12, 8), upsample=upsample, mask_key='mask_camera',
+                             losses=CE_ONLY))
+    if upsample == 'deconv':
+        head.build_deconv((2, 3, 4))
+    latent = torch.randn(2, 8, 2, 3, 4, requires_grad=True)
+    logits = head([latent])
+    assert logits.shape == (2, 5, 16, 12, 8)
+    batch = make_occupancy_batch(grid_shape=(16, 12, 8), num_classes=5, free_label=4)
+    samples = batch['data_samples']
+    target = head.targets(samples, torch.device('cpu'))
+    mask = samples[0].mask_camera
+    assert (target[0][~mask] == 255).all()
+    assert (target[0][mask] == samples[0].gt_occ[mask].long()).all()
+    losses = head.loss([latent], samples)
+    assert set(losses) == {'loss_ce'} and torch.isfinite(losses['loss_ce'])
+    losses['loss_ce'].backward()
+    assert latent.grad.abs().sum() > 0
+    labels, probs = head.predict([latent])
+    assert labels.dtype == torch.uint8 and labels.shape == (2, 16, 12, 8)
+    torch.testing.assert_close(probs.sum(1), torch.ones(2, 16, 12, 8))
+    del samples[1].mask_camera
+    with pytest.raises(KeyError, match="data sample 1 has no 'mask_camera'"):
+        head.targets(samples, torch.device('cpu'))
+    samples[0].gt_occ = torch.zeros(3, 3, 3, dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r'gt_occ of data sample 0 has shape \(3, 3, 3\)'):
+        head.targets(samples, torch.device('cpu'))
+
+
+def _tiny_detector(**head):
+    cfg = copy.deepcopy(Config.fromfile(BASE).model)
+    cfg.occ_head.losses = CE_ONLY
+    cfg.occ_head.update(head)
+    return MODELS.build(cfg)
+
+
+def test_detector_loss_and_predict_on_occ3d_sized_output():
+    torch.manual_seed(0)
+    model = _tiny_detector()
+    batch = make_occupancy_batch(batch_size=2)
+    model.train()
+    losses = model(**model.data_preprocessor(batch, training=True), mode='loss')
+    assert set(losses) == {'loss_ce', 'loss_depth'}
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(batch, training=False), mode='predict')
+    assert results[0].pred_occ.shape == (200, 200, 16) and results[0].pred_occ.dtype == torch.uint8
+    assert results[0].pred_occ_probs.shape == (18, 200, 200, 16)
+    assert results[0].pred_occ_probs.dtype == torch.float16
+
+
+def test_detector_survives_a_missing_camera_and_an_all_free_frame():
+    model = _tiny_detector().eval()
+    batch = make_occupancy_batch(batch_size=1, grid_shape=(200, 200, 16))
+    batch['inputs']['img'][0].zero_()  # Missing Camera: every view blank
+    batch['data_samples'][0].set_metainfo(dict(camera_missing=True))
+    batch['data_samples'][0].gt_occ.fill_(17)
+    model.train()
+    losses = model(**model.data_preprocessor(batch, training=True), mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert float(losses['loss_depth']) == 0.0  # blank views are not depth-supervised
+
+
+def test_detector_names_a_missing_lidar2occ():
+    model = _tiny_detector().eval()
+    batch = make_occupancy_batch(batch_size=1)
+    metainfo = dict(batch['data_samples'][0].metainfo)
+    del metainfo['lidar2occ']
+    batch['data_samples'] = [Det3DDataSample(metainfo=metainfo)]
+    with pytest.raises(KeyError, match="no metainfo 'lidar2occ'"):
+        with torch.no_grad():
+            model(**model.data_preprocessor(batch, training=False), mode='predict')
