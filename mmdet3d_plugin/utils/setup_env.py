@@ -10,7 +10,8 @@ from ..registry import SCOPE
 #: Every package of Drive3D that registers modules; extended as methods are added.
 REGISTERING_PACKAGES = ('mmdet3d_plugin.ops.sparse', 'mmdet3d_plugin.engine',
                         'mmdet3d_plugin.datasets', 'mmdet3d_plugin.evaluation',
-                        'mmdet3d_plugin.models', 'mmdet3d_plugin.metabev')
+                        'mmdet3d_plugin.models', 'mmdet3d_plugin.metabev',
+                        'mmdet3d_plugin.sparseocc')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

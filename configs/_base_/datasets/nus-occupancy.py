@@ -19,7 +19,7 @@
 #
 # Packed sample (Pack3DDetBEVInputs):
 #   inputs['img'] (6, 3, 256, 704) float32 BGR 0-255; data_sample.gt_occ (512, 512, 40) uint8
-#   (train and test); (train) data_sample.gt_depth (6, 32, 88) float32; metainfo cam2img /
+#   (train and test); (train) data_sample.gt_depth (6, 16, 44) float32; metainfo cam2img /
 #   lidar2cam / lidar2img / cam2lidar / img_aug_matrix (6, 4, 4), lidar2occ (4, 4), occ_flip.
 dataset_type = 'NuScenesOccupancyDataset'  # NuScenesBEVDataset that requires occ_path
 data_root = 'data/nuscenes/'
@@ -40,7 +40,7 @@ train_resize_lim = (0.38, 0.55)
 test_resize_lim = (0.44, 0.44)
 bot_pct_lim = (0.0, 0.0)
 rot_lim = (-5.4, 5.4)  # degrees
-depth_downsample = 8
+depth_downsample = 16  # stride of the R50 + SECONDFPN features the paper configs lift (16 x 44)
 
 load_keyframe = dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=3,
                      backend_args=backend_args)

@@ -20,7 +20,7 @@
 # Packed sample (Pack3DDetBEVInputs):
 #   inputs['img'] (6, 3, 256, 704) float32 BGR 0-255; data_sample.gt_occ (200, 200, 16) uint8,
 #   data_sample.mask_camera / mask_lidar (200, 200, 16) bool (train and test); (train)
-#   data_sample.gt_depth (6, 32, 88) float32 LiDAR depth per stride-8 feature cell; metainfo
+#   data_sample.gt_depth (6, 16, 44) float32 LiDAR depth per stride-16 feature cell; metainfo
 #   cam2img / lidar2cam / lidar2img / cam2lidar / img_aug_matrix (6, 4, 4), lidar2occ (4, 4),
 #   occ_flip (bool, bool).
 dataset_type = 'Occ3DDataset'  # NuScenesBEVDataset that requires occ3d_path, keeps boxless frames
@@ -43,7 +43,7 @@ train_resize_lim = (0.38, 0.55)
 test_resize_lim = (0.44, 0.44)
 bot_pct_lim = (0.0, 0.0)  # share of the resized height cut at the bottom (train draw)
 rot_lim = (-5.4, 5.4)  # degrees
-depth_downsample = 8  # feature stride of the LSS depth bins the depth GT supervises
+depth_downsample = 16  # stride of the R50 + SECONDFPN features the paper configs lift (16 x 44)
 
 # the keyframe scan only (x, y, z): MultiViewDepthGT takes every loaded point (max_time_lag=None;
 # there is no sweep and no time-lag column)

@@ -126,7 +126,12 @@ class CameraOccupancyDetector(DepthSupervisionMixin, Base3DDetector):
         losses = dict(self.occ_head.loss(feats, batch_data_samples))
         if self.with_depth_loss:
             losses['loss_depth'] = self.depth_loss(depth, batch_data_samples)
+        losses.update(self.latent_losses(feats, batch_data_samples))
         return losses
+
+    def latent_losses(self, feats, data_samples: Sequence) -> Dict[str, Tensor]:
+        """Losses on the latent itself (none here; SparseOcc's pruning adds one)."""
+        return {}
 
     def predict(self, batch_inputs: dict, batch_data_samples: List) -> List:
         """Per-voxel labels and probabilities on the GT grid.

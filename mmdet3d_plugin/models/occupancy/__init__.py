@@ -7,5 +7,6 @@ baseline (``configs/occ_baseline``); the detector is
 from .fpn3d import OccFPN3D
 from .occupancy_head import OccupancyHead
 from .resnet3d import BasicBlock3D, OccResNet3D
+from .targets import read_occupancy_targets
 
-__all__ = ['BasicBlock3D', 'OccResNet3D', 'OccFPN3D', 'OccupancyHead']
+__all__ = ['BasicBlock3D', 'OccResNet3D', 'OccFPN3D', 'OccupancyHead', 'read_occupancy_targets']

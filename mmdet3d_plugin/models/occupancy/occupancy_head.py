@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmdet3d_plugin.registry import MODELS
+from .targets import read_occupancy_targets
 
 UPSAMPLING = ('trilinear', 'deconv')
 
@@ -130,23 +131,8 @@ class OccupancyHead(BaseModule):
             KeyError / ValueError: naming the sample and the field that is missing or of the
                 wrong shape.
         """
-        rows = []
-        for index, sample in enumerate(data_samples):
-            if 'gt_occ' not in sample:
-                raise KeyError(f"OccupancyHead: data sample {index} has no 'gt_occ' (pack it "
-                               'with Pack3DDetBEVInputs keys)')
-            gt = torch.as_tensor(sample.gt_occ, device=device).long()
-            if tuple(gt.shape) != self.grid_shape:
-                raise ValueError(f'OccupancyHead: gt_occ of data sample {index} has shape '
-                                 f'{tuple(gt.shape)}, expected {self.grid_shape}')
-            if self.mask_key is not None:
-                if self.mask_key not in sample:
-                    raise KeyError(f"OccupancyHead: data sample {index} has no "
-                                   f"'{self.mask_key}' (mask_key); pack it or set mask_key=None")
-                mask = torch.as_tensor(sample.get(self.mask_key), device=device).bool()
-                gt = gt.masked_fill(~mask, self.ignore_index)
-            rows.append(gt)
-        return torch.stack(rows)
+        return read_occupancy_targets(data_samples, self.grid_shape, self.mask_key,
+                                      self.ignore_index, device, type(self).__name__)
 
     def loss(self, feats: Sequence[Tensor], data_samples: Sequence) -> Dict[str, Tensor]:
         """Every configured loss on the voxel logits.
