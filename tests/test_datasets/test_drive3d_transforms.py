@@ -187,6 +187,25 @@ def test_occupancy_errors_name_the_file_and_key(world, tmp_path):
              mask_lidar=np.zeros((200, 200, 16), np.uint8))
     with pytest.raises(KeyError, match=r"partial\.npz.*mask_camera"):
         loader(dict(occ3d_path='partial.npz'))
+    masks = dict(mask_lidar=np.ones((200, 200, 16), np.uint8),
+                 mask_camera=np.ones((200, 200, 16), np.uint8))
+    bad = {'shape.npz': (np.zeros((200, 200, 8), np.uint8), r'shape\.npz: semantics has shape'),
+           'dtype.npz': (np.zeros((200, 200, 16), np.float32), r'dtype\.npz: semantics must be '
+                         'an integer'),
+           'range.npz': (np.full((200, 200, 16), 18, np.uint8), r'range\.npz: semantics must '
+                         r'hold labels 0\.\.17')}
+    for name, (semantics, message) in bad.items():
+        np.savez(tmp_path / name, semantics=semantics, **masks)
+        with pytest.raises(ValueError, match=message):
+            loader(dict(occ3d_path=name))
+    from mmdet3d_plugin.datasets.transforms import LoadNuScenesOccupancyGT
+    sparse_loader = LoadNuScenesOccupancyGT(str(tmp_path))
+    np.save(tmp_path / 'float.npy', np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r'float\.npy must hold integer'):
+        sparse_loader(dict(occ_path='float.npy'))
+    np.save(tmp_path / 'cls.npy', np.array([[0, 0, 0, 17]]))
+    with pytest.raises(ValueError, match=r'cls\.npy: cls must be 0 \(noise\) or 1\.\.16'):
+        sparse_loader(dict(occ_path='cls.npy'))
 
 
 # ---------------------------------------------------------------------------------- BEV map

@@ -111,6 +111,10 @@ class LoadOcc3DGT(BaseTransform):
             if array.shape != self.grid.shape:
                 raise ValueError(f'LoadOcc3DGT: {path}: {key} has shape {array.shape}, expected '
                                  f'{self.grid.shape}')
+        for key, array in arrays.items():
+            if array.dtype.kind not in 'uib':
+                raise ValueError(f'LoadOcc3DGT: {path}: {key} must be an integer or bool array '
+                                 f'(Occ3D stores uint8), got dtype {array.dtype}')
         semantics = arrays['semantics']
         if semantics.size and (semantics.min() < 0 or semantics.max() > OCC3D_FREE):
             raise ValueError(f'LoadOcc3DGT: {path}: semantics must hold labels 0..{OCC3D_FREE}')
@@ -171,6 +175,9 @@ class LoadNuScenesOccupancyGT(BaseTransform):
         if sparse.ndim != 2 or sparse.shape[1] != 4:
             raise ValueError(f'LoadNuScenesOccupancyGT: {path} must hold an (N, 4) [z, y, x, cls] '
                              f'array, got shape {sparse.shape}')
+        if sparse.dtype.kind not in 'ui':
+            raise ValueError(f'LoadNuScenesOccupancyGT: {path} must hold integer [z, y, x, cls] '
+                             f'rows, got dtype {sparse.dtype}')
         cls = sparse[:, 3]
         if len(cls) and (cls.min() < 0 or cls.max() > 16):
             raise ValueError(f'LoadNuScenesOccupancyGT: {path}: cls must be 0 (noise) or 1..16, '
