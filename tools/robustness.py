@@ -7,7 +7,14 @@ into the config's test pipeline and evaluated with the config's test_evaluator. 
 <work-dir>/robustness.md, .csv and .png (NDS, mAP, map mIoU, each relative to clean); every
 finished setting is kept in <work-dir>/settings/<setting>.json and not recomputed on re-run.
 Settings whose input the model does not load (camera corruptions for a LiDAR-only model) are
-listed as n/a with the reason.
+listed as n/a with the reason; a selection in which no setting applies is refused (exit 2).
+
+Occupancy models work unchanged (no per-model code): the report's Occ3D mIoU / SSC mIoU columns
+come from the config's Occ3DMetric / SSCMetric, and the camera corruptions (Obstacle Occlusion,
+View Drop, View Noise, Missing Camera) go right after the multi-view image loader, before
+ImageAug3D. Camera-only models load no LiDAR points at test time, so the LiDAR corruptions
+(Limited Field, Missing Objects, Beam Reduction, Missing LiDAR) are skipped as n/a ("camera-only
+input") in a full or --quick study, and refused when they are all that --corruptions selects.
 
 MetaBEV's Table 2 (zero-shot vs in-domain): CHECKPOINT is the model trained clean (zero-shot);
 --in-domain NAME=CHECKPOINT (or a JSON file mapping names to checkpoints) adds, per corruption,
@@ -100,7 +107,7 @@ def parse_in_domain(tokens) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmdet3d_plugin.engine import CheckpointError
-    from mmdet3d_plugin.robustness import run_robustness
+    from mmdet3d_plugin.robustness import NotApplicableError, run_robustness
     from mmdet3d_plugin.robustness.settings import parse_severities, select_settings
     try:  # validate the selection before anything is loaded
         settings = select_settings(args.corruptions, parse_severities(args.severities or []),
@@ -120,7 +127,7 @@ def main(argv=None) -> int:
             max_samples=args.max_samples, cfg_options=args.cfg_options, amp=args.amp,
             metrics=args.metrics, progress=not args.no_progress,
             trust_checkpoint=args.trust_checkpoint, in_domain=in_domain)
-    except CheckpointError as error:
+    except (CheckpointError, NotApplicableError) as error:
         print(f'robustness.py: error: {type(error).__name__}: {error}', file=sys.stderr)
         return 2
     with open(paths['table2_md' if in_domain else 'md']) as f:

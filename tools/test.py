@@ -5,7 +5,11 @@ Examples:
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --amp --work-dir work_dirs/eval
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
-    python tools/test.py CONFIG CHECKPOINT --submit OUT_DIR   # nuScenes test-server submission
+    python tools/test.py CONFIG CHECKPOINT --submit OUT_DIR   # test-server submission
+
+--submit writes the submission of the benchmark the config's test_evaluator scores: nuScenes
+detection (NuScenesMetric: OUT_DIR/results_nusc.{json,zip}) or Occ3D-nuScenes occupancy
+(Occ3DMetric: OUT_DIR/occ_submission.zip of <sample_token>.npz files, and the folder).
 """
 import argparse
 import os
@@ -32,8 +36,10 @@ def parse_args(argv=None):
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--submit', metavar='OUT_DIR',
-                        help='run --split without annotations and write the nuScenes detection '
-                        'submission OUT_DIR/results_nusc.{json,zip}, validated')
+                        help='run --split without annotations and write the submission of the '
+                        "test_evaluator's benchmark, validated: nuScenes detection "
+                        '(NuScenesMetric: OUT_DIR/results_nusc.{json,zip}) or Occ3D-nuScenes '
+                        'occupancy (Occ3DMetric: OUT_DIR/occ_submission.zip)')
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help='split of --submit (default test: v1.0-test, <prefix>_infos_test.pkl)')
     args = parser.parse_args(argv)

@@ -8,7 +8,10 @@ Writes ``pred_cameras.png`` (the six original camera images with predicted boxes
 class colour, and GT boxes, dashed grey) and ``pred_bev.png`` (left: GT map masks, GT boxes and
 LiDAR points; right: predicted map masks and boxes, or "no map head"), both in the sample's
 LiDAR frame turned so that the ego drives up the page (nuScenes' LIDAR_TOP: y up, x to the
-right; the axis labels say which LiDAR axis is which). The logic lives in
+right; the axis labels say which LiDAR axis is which). A model that predicts semantic occupancy
+(its outputs carry ``pred_occ``: occupancy configs, any model) also gets ``pred_occupancy.png``:
+ground truth (left) and prediction (right) as a 3D voxel render over a top view, Occ3D palette;
+without boxes or map masks it gets no ``pred_bev.png``. The logic lives in
 :mod:`mmdet3d_plugin.visualization.prediction_views`.
 """
 import argparse

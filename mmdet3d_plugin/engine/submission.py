@@ -1,18 +1,24 @@
-"""``tools/test.py --submit OUT_DIR``: run a split without annotations and write the nuScenes
-detection submission.
+"""``tools/test.py --submit OUT_DIR``: run a split without annotations and write the benchmark
+submission the config's ``test_evaluator`` stands for.
+
+Which submission is found from the config alone, not from the model: a ``NuScenesMetric`` in
+``test_evaluator`` means the nuScenes detection submission, an ``Occ3DMetric`` the Occ3D-nuScenes
+occupancy one (:mod:`.occ3d_submission`; :data:`SUBMISSION_METRICS`). Any model whose outputs that
+metric scores (``pred_instances_3d`` / ``pred_occ``) can be submitted, with no per-model code.
 
 :func:`prepare_submission` rewrites a test config for the submission split: the test
 dataloader reads that split's info file (``<prefix>_infos_test.pkl`` for the benchmark) in test
 mode without evaluation annotations, its pipeline loses the transforms that load or filter
-ground truth (detection boxes, BEV map masks, occupancy) and the ``gt_*`` keys they packed, and
-the evaluator becomes mmdet3d's ``NuScenesMetric`` with ``format_only=True`` (boxes moved to the
-global frame, filtered to the class ranges and given the devkit's default attributes by class
-and velocity, exactly as for evaluation). After ``runner.test()``,
-:meth:`SubmissionPlan.finish` (main process only) keeps the 500 best boxes of each sample,
-writes ``OUT_DIR/results_nusc.json`` with the ``meta`` block and ``OUT_DIR/results_nusc.zip``
-(what the evaluation server takes), and validates them against every sample token of the split
-read from the devkit's own tables (:mod:`mmdet3d_plugin.evaluation.submission`). Other heads'
-outputs (e.g. BEV map segmentation) have no nuScenes detection server and are not written.
+ground truth (detection boxes, BEV map masks, occupancy) and the ground-truth keys they packed
+(``gt_*``, ``mask_camera``, ``mask_lidar``). For detection the evaluator becomes mmdet3d's
+``NuScenesMetric`` with ``format_only=True`` (boxes moved to the global frame, filtered to the
+class ranges and given the devkit's default attributes by class and velocity, exactly as for
+evaluation). After ``runner.test()``, :meth:`SubmissionPlan.finish` (main process only) keeps the
+500 best boxes of each sample, writes ``OUT_DIR/results_nusc.json`` with the ``meta`` block and
+``OUT_DIR/results_nusc.zip`` (what the evaluation server takes), and validates them against every
+sample token of the split read from the devkit's own tables
+(:mod:`mmdet3d_plugin.evaluation.submission`). Other heads' outputs (e.g. BEV map segmentation)
+have no evaluation server and are not written.
 """
 import copy
 import os
@@ -20,7 +26,7 @@ import os.path as osp
 import re
 import shutil
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from mmengine.config import Config, ConfigDict
 
@@ -36,6 +42,9 @@ GT_TRANSFORMS = ('LoadAnnotations3D', 'LoadBEVMapGT', 'LoadOcc3DGT', 'LoadNuScen
                  'ObjectRangeFilter', 'ObjectNameFilter', 'MissingObjects')
 #: Where mmdet3d's formatter writes, under OUT_DIR (removed once the submission is written).
 FORMAT_DIR = '.mmdet3d_format'
+#: ``test_evaluator`` metric -> the submission it stands for.
+SUBMISSION_METRICS = {'NuScenesMetric': 'nuScenes detection',
+                      'Occ3DMetric': 'Occ3D-nuScenes occupancy'}
 
 
 @dataclass
@@ -85,7 +94,7 @@ class SubmissionPlan:
         return written
 
     def finish_and_report(self) -> dict:
-        """:meth:`finish` on the main process, printing what was written; every rank returns
+        """:meth:`finish` on the main process, then :meth:`report` there; every rank returns
         its result or raises its error (so no rank waits for a failed main process)."""
         from mmengine.dist import broadcast_object_list, is_main_process
         outcome = [None]
@@ -97,24 +106,33 @@ class SubmissionPlan:
         broadcast_object_list(outcome)
         if isinstance(outcome[0], Exception):
             raise outcome[0]
-        written = outcome[0]
         if is_main_process():
-            print(f"nuScenes detection submission of split {self.split!r} ({self.version}): "
-                  f"{written['samples']} samples, {written['boxes']} boxes (at most "
-                  f"{written['max_boxes_per_sample']} per sample; {written['dropped']} dropped "
-                  f"beyond {MAX_BOXES_PER_SAMPLE}), meta {written['meta']}; validated with the "
-                  f"devkit's load_prediction\n  json: {written['json']}\n  zip:  "
-                  f"{written['zip']}  (upload this to the evaluation server)", flush=True)
-        return written
+            self.report(outcome[0])
+        return outcome[0]
+
+    def report(self, written: dict) -> None:
+        """Print what :meth:`finish` wrote."""
+        print(f"nuScenes detection submission of split {self.split!r} ({self.version}): "
+              f"{written['samples']} samples, {written['boxes']} boxes (at most "
+              f"{written['max_boxes_per_sample']} per sample; {written['dropped']} dropped "
+              f"beyond {MAX_BOXES_PER_SAMPLE}), meta {written['meta']}; validated with the "
+              f"devkit's load_prediction\n  json: {written['json']}\n  zip:  "
+              f"{written['zip']}  (upload this to the evaluation server)", flush=True)
 
 
 def _type_name(step: dict) -> str:
     return str(step.get('type', '')).split('.')[-1]
 
 
+def _is_ground_truth_key(key) -> bool:
+    from ..datasets.transforms.formatting import BEV_GT_KEYS
+    return str(key).startswith('gt_') or key in BEV_GT_KEYS
+
+
 def strip_ground_truth(pipeline: List[dict]) -> List[dict]:
-    """``pipeline`` without :data:`GT_TRANSFORMS` and without ``gt_*`` keys to pack (nested
-    ``transforms`` lists, e.g. ``MultiScaleFlipAug3D``, included)."""
+    """``pipeline`` without :data:`GT_TRANSFORMS` and without ground-truth keys to pack
+    (``gt_*`` and the occupancy masks of ``BEV_GT_KEYS``; nested ``transforms`` lists, e.g.
+    ``MultiScaleFlipAug3D``, included)."""
     stripped = []
     for step in pipeline:
         if _type_name(step) in GT_TRANSFORMS:
@@ -123,18 +141,30 @@ def strip_ground_truth(pipeline: List[dict]) -> List[dict]:
         if isinstance(step.get('transforms'), list):
             step['transforms'] = strip_ground_truth(step['transforms'])
         if _type_name(step).startswith('Pack') and 'keys' in step:
-            step['keys'] = [k for k in step['keys'] if not str(k).startswith('gt_')]
+            step['keys'] = [k for k in step['keys'] if not _is_ground_truth_key(k)]
         stripped.append(step)
     return stripped
 
 
-def _nuscenes_metric(cfg: Config, where: str) -> dict:
+def submission_metric(cfg: Config, where: str = 'the config') -> dict:
+    """The metric of ``cfg.test_evaluator`` that names the submission (:data:`SUBMISSION_METRICS`).
+
+    Raises:
+        ValueError: ``test_evaluator`` has none of them, or more than one kind.
+    """
     evaluator = cfg.get('test_evaluator')
     metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-    found = [m for m in metrics if isinstance(m, dict) and _type_name(m) == 'NuScenesMetric']
+    found = [m for m in metrics if isinstance(m, dict) and _type_name(m) in SUBMISSION_METRICS]
+    kinds = sorted({_type_name(m) for m in found})
+    known = ', '.join(f'{name} ({what})' for name, what in SUBMISSION_METRICS.items())
     if not found:
-        raise ValueError(f'--submit writes the nuScenes detection submission, but test_evaluator '
-                         f'of {where} has no NuScenesMetric: {evaluator!r}')
+        raise ValueError(f'--submit writes the benchmark submission of the test_evaluator, but '
+                         f'test_evaluator of {where} has no NuScenesMetric nor Occ3DMetric '
+                         f'(known: {known}): {evaluator!r}')
+    if len(kinds) > 1:
+        raise ValueError(f'test_evaluator of {where} has {kinds}: --submit writes one '
+                         'submission; keep only the metric of the benchmark to submit to in '
+                         'test_evaluator')
     return found[0]
 
 
@@ -152,24 +182,18 @@ def submission_meta(cfg: Config, dataset: dict) -> Dict[str, bool]:
     return meta
 
 
-def prepare_submission(cfg: Config, out_dir: str, split: str = 'test',
-                       where: str = 'the config') -> SubmissionPlan:
-    """Rewrite ``cfg`` (in place) to write the nuScenes submission of ``split`` into ``out_dir``.
-
-    Args:
-        cfg (Config): A test config whose ``test_evaluator`` has a ``NuScenesMetric``.
-        out_dir (str): Destination folder (created).
-        split (str): ``'test'`` (the benchmark, ``v1.0-test`` tables and
-            ``<prefix>_infos_test.pkl``) or ``'val'`` (the config's version, its val infos; a
-            submission to score locally).
-        where (str): The config's path, for error messages.
+def prepare_split(cfg: Config, split: str = 'test',
+                  where: str = 'the config') -> Tuple[str, str, str, str]:
+    """Point ``cfg.test_dataloader.dataset`` (in place) at ``split`` without annotations.
 
     Returns:
-        SubmissionPlan: Call :meth:`SubmissionPlan.finish` after ``runner.test()``.
+        tuple: ``(data_root, version, devkit split, ann_file)`` of the split.
+
+    Raises:
+        KeyError / ValueError: a wrapped dataset, or no split to derive (messages name the key).
     """
     if split not in SPLITS:
         raise ValueError(f'split must be one of {sorted(SPLITS)}, got {split!r}')
-    metric = _nuscenes_metric(cfg, where)
     dataset = cfg.test_dataloader.dataset
     if 'ann_file' not in dataset or 'data_root' not in dataset:
         raise KeyError(f'--submit needs test_dataloader.dataset.ann_file and .data_root in '
@@ -186,15 +210,42 @@ def prepare_submission(cfg: Config, out_dir: str, split: str = 'test',
     if not count:
         raise ValueError(f'cannot derive the {split} info file from test_dataloader.dataset.'
                          f'ann_file={dataset.ann_file!r} ({where}); expected <prefix>_val.pkl')
-    data_root = str(dataset.data_root)
-    out_dir = osp.abspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    meta = submission_meta(cfg, dataset)
     dataset.ann_file = ann_file
     dataset.test_mode = True
     dataset.load_eval_anns = False
     dataset.metainfo = ConfigDict(dict(dataset.get('metainfo') or {}, version=version))
     dataset.pipeline = strip_ground_truth(dataset.pipeline)
+    return str(dataset.data_root), version, devkit_split, ann_file
+
+
+def prepare_submission(cfg: Config, out_dir: str, split: str = 'test',
+                       where: str = 'the config') -> SubmissionPlan:
+    """Rewrite ``cfg`` (in place) to write the submission of ``split`` into ``out_dir``.
+
+    Args:
+        cfg (Config): A test config whose ``test_evaluator`` has a ``NuScenesMetric`` (nuScenes
+            detection) or an ``Occ3DMetric`` (Occ3D-nuScenes occupancy, see
+            :func:`~.occ3d_submission.prepare_occ3d_submission`).
+        out_dir (str): Destination folder (created).
+        split (str): ``'test'`` (the benchmark, ``v1.0-test`` tables and
+            ``<prefix>_infos_test.pkl``) or ``'val'`` (the config's version, its val infos; a
+            submission to score locally).
+        where (str): The config's path, for error messages.
+
+    Returns:
+        SubmissionPlan: Call :meth:`SubmissionPlan.finish_and_report` after ``runner.test()``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f'split must be one of {sorted(SPLITS)}, got {split!r}')
+    metric = submission_metric(cfg, where)
+    if _type_name(metric) == 'Occ3DMetric':
+        from .occ3d_submission import prepare_occ3d_submission
+        return prepare_occ3d_submission(cfg, out_dir, split, where)
+    dataset = cfg.test_dataloader.dataset
+    meta = submission_meta(cfg, dataset)
+    data_root, version, devkit_split, ann_file = prepare_split(cfg, split, where)
+    out_dir = osp.abspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
     cfg.test_evaluator = ConfigDict(
         dict(metric, data_root=data_root, format_only=True,
              ann_file=ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file),

@@ -9,15 +9,15 @@ setting of MetaBEV's corruption suite and report the metrics relative to clean.
 * ``api``: ``run_robustness``, the whole study in one call (the tool and ``make demo``).
 """
 from .api import run_robustness
-from .pipeline_insert import Insertion, insert_corruption
+from .pipeline_insert import Insertion, NotApplicableError, check_applicable, insert_corruption
 from .report import metric_columns, write_report
 from .settings import Setting, parse_severities, quick_settings, select_settings
 from .study import RobustnessStudy, RunnerEvaluator, fingerprint, prepare_study_config
 from .train_insert import add_training_corruption, insert_training_corruption
 
 __all__ = [
-    'Insertion', 'insert_corruption', 'metric_columns', 'write_report', 'Setting',
-    'parse_severities', 'quick_settings', 'select_settings', 'RobustnessStudy',
-    'RunnerEvaluator', 'fingerprint', 'prepare_study_config', 'run_robustness',
+    'Insertion', 'NotApplicableError', 'check_applicable', 'insert_corruption', 'metric_columns',
+    'write_report', 'Setting', 'parse_severities', 'quick_settings', 'select_settings',
+    'RobustnessStudy', 'RunnerEvaluator', 'fingerprint', 'prepare_study_config', 'run_robustness',
     'add_training_corruption', 'insert_training_corruption'
 ]

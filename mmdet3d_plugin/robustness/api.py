@@ -5,6 +5,7 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .pipeline_insert import check_applicable
 from .report import write_report
 from .settings import parse_severities, select_settings
 from .study import (RobustnessStudy, RunnerEvaluator, find_pipeline_owner, fingerprint,
@@ -30,13 +31,15 @@ def _study(config: str, checkpoint: str, work_dir: str, settings, seed: int,
         launcher='none', amp=amp))
     cfg = prepare_study_config(cfg, max_samples)
     dataset_cfg = find_pipeline_owner(cfg.test_dataloader.dataset)
+    eval_boxes = bool(dataset_cfg.get('test_mode', False)
+                      and dataset_cfg.get('load_eval_anns', True))
+    check_applicable(dataset_cfg.pipeline, settings, seed, eval_boxes)  # before any loading
     evaluator = RunnerEvaluator(cfg, partial(
         build_runner, trusted_checkpoints=checkpoints_to_trust(cfg, trust_checkpoint)))
     study = RobustnessStudy(
         dataset_cfg.pipeline, settings, work_dir, evaluator, seed=seed,
         study_id=fingerprint(config, checkpoint, seed, max_samples, cfg_options),
-        eval_boxes=bool(dataset_cfg.get('test_mode', False)
-                        and dataset_cfg.get('load_eval_anns', True)))
+        eval_boxes=eval_boxes)
     print(f'robustness: {len(settings)} settings -> {osp.abspath(work_dir)}', flush=True)
     return study.run(progress=progress)
 
@@ -82,6 +85,8 @@ def run_robustness(config: str, checkpoint: str, work_dir: Optional[str] = None,
     Raises:
         ValueError: for an unknown corruption / severity (the message lists the valid ones) or
             an in-domain corruption that is not selected.
+        NotApplicableError: no selected corruption applies to the test pipeline (e.g. only
+            LiDAR corruptions for a camera-only occupancy model; a ValueError).
         FileNotFoundError: for a missing config or checkpoint.
         CheckpointError: for a refused, empty, truncated or foreign checkpoint.
     """

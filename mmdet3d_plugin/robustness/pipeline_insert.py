@@ -21,10 +21,17 @@ inside wrappers with a ``transforms`` list (``MultiScaleFlipAug3D``); a corrupti
 inserted in the list of the loader it follows. A setting whose input the pipeline does not
 load (a camera corruption for a LiDAR-only model, ...) is not applicable: the result carries
 the reason instead of a pipeline.
+
+Camera-only models (the occupancy configs: their test pipelines load the six views and no
+LiDAR points; the training pipelines' points are depth supervision only) get the camera
+corruptions right after ``LoadMultiViewImages``, before ``ImageAug3D``; the LiDAR corruptions
+(Limited Field, Missing Objects, Beam Reduction, Missing LiDAR) are not applicable, with the
+reason "loads no LiDAR points (camera-only input ...)". The study lists them as n/a, and
+:func:`check_applicable` refuses a selection in which no setting applies at all.
 """
 import copy
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from mmdet3d_plugin.datasets.transforms.corruptions import CORRUPTION_SPECS
 from .settings import Setting
@@ -35,6 +42,11 @@ FORMATTING_NAMES = ('Collect3D', 'DefaultFormatBundle3D', 'DefaultFormatBundle')
 RING_FILE_COLUMN = 4
 
 Path = Tuple[int, ...]
+
+
+class NotApplicableError(ValueError):
+    """No selected corruption applies to the pipeline (e.g. only LiDAR corruptions for a
+    camera-only model); the message names each setting and why."""
 
 
 @dataclass
@@ -137,6 +149,15 @@ def _use_dim(loader: dict) -> List[int]:
     return list(range(use_dim)) if isinstance(use_dim, int) else list(use_dim)
 
 
+def no_lidar_reason(entries: list, kind: str = 'test') -> str:
+    """Why a LiDAR corruption cannot run on a pipeline without LiDAR points (naming a
+    camera-only input when the pipeline loads images)."""
+    reason = f'the {kind} pipeline loads no LiDAR points'
+    if any(is_image_loader(transform_name(t)) for _, t in entries):
+        reason += ' (camera-only input: LiDAR corruptions do not apply)'
+    return reason
+
+
 def ring_file_loader(entries: list, kind: str = 'test') -> Tuple[Optional[int], List[int], str]:
     """The first LiDAR file loader of ``walk`` entries and whether it loads the ring index.
 
@@ -146,7 +167,7 @@ def ring_file_loader(entries: list, kind: str = 'test') -> Tuple[Optional[int], 
     """
     files = [i for i, (_, t) in enumerate(entries) if is_points_file_loader(transform_name(t))]
     if not files:
-        return None, [], f'the {kind} pipeline loads no LiDAR points'
+        return None, [], no_lidar_reason(entries, kind)
     loader = entries[files[0]][1]
     use_dim = _use_dim(loader)
     if loader.get('load_dim', 6) <= RING_FILE_COLUMN or RING_FILE_COLUMN not in use_dim:
@@ -219,7 +240,7 @@ def insert_corruption(pipeline: Sequence[dict], setting: Setting, seed: int = 0,
         return _beam_reduction(pipeline, entries, transform)
     anchor = _last(entries, lambda t: is_points_loader(transform_name(t)))
     if anchor is None:
-        return Insertion(None, 'the test pipeline loads no LiDAR points')
+        return Insertion(None, no_lidar_reason(entries))
     if kind == 'MissingObjects':
         boxes = _last(entries, is_box_loader)
         if boxes is None and not eval_boxes:
@@ -229,3 +250,26 @@ def insert_corruption(pipeline: Sequence[dict], setting: Setting, seed: int = 0,
         if boxes is not None and boxes > anchor:
             anchor = boxes
     return Insertion(_insert_after(pipeline, entries, anchor, transform))
+
+
+def check_applicable(pipeline: Sequence[dict], settings: Iterable[Setting], seed: int = 0,
+                     eval_boxes: bool = True) -> List[str]:
+    """The names of the corrupted ``settings`` that apply to ``pipeline``.
+
+    Raises:
+        NotApplicableError: there are corrupted settings and none applies; the message lists
+            each with its reason (the clean setting alone is not a robustness study).
+    """
+    corrupted = [s for s in settings if not s.is_clean]
+    insertions = [(s, insert_corruption(pipeline, s, seed, eval_boxes)) for s in corrupted]
+    applicable = [s.name for s, insertion in insertions if insertion.applicable]
+    if corrupted and not applicable:
+        by_reason = {}
+        for setting, insertion in insertions:
+            by_reason.setdefault(insertion.reason, []).append(setting.name)
+        reasons = '; '.join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
+        raise NotApplicableError(f'none of the {len(corrupted)} selected corruption settings '
+                                 f'applies to the test pipeline ({reasons}); select others with '
+                                 '--corruptions (camera ones for camera-only models: '
+                                 'obstacle_occlusion view_drop view_noise missing_camera)')
+    return applicable

@@ -2,7 +2,11 @@
 
 Columns are found by metric-key suffix, so any model's evaluator works: ``NDS`` and ``mAP``
 (mmdet3d's ``NuScenesMetric``: ``NuScenes metric/pred_instances_3d_NuScenes/NDS``), ``map mIoU``
-(``BEVMapSegMetric``: ``map/mean/iou@max``) and ``mIoU`` (occupancy metrics: ``.../mIoU``).
+(``BEVMapSegMetric``: ``map/mean/iou@max``), ``Occ3D mIoU`` (``Occ3DMetric``: ``occ3d/mIoU``),
+``SSC mIoU`` (``SSCMetric``, nuScenes-Occupancy: ``ssc/SSC_mIoU``) and ``mIoU`` (any other
+``.../mIoU``). An occupancy model gets the columns of the metrics its config evaluates (Occ3D
+configs: Occ3D mIoU; nuScenes-Occupancy configs: SSC mIoU); ``--metrics geometry_IoU SC_IoU``
+adds the geometry IoUs.
 The table lists whichever exist; a kind found under several keys gets one column per key.
 Every metric is also given relative to clean, in percent: ``(value - clean) / clean * 100``.
 """
@@ -27,6 +31,8 @@ METRIC_KINDS = (
     ('NDS', lambda key: _last_part(key) == 'NDS'),
     ('mAP', lambda key: _last_part(key) == 'mAP'),
     ('map mIoU', lambda key: key.endswith('mean/iou@max')),
+    ('Occ3D mIoU', lambda key: key.endswith('occ3d/mIoU')),
+    ('SSC mIoU', lambda key: _last_part(key) == 'SSC_mIoU'),
     ('mIoU', lambda key: _last_part(key) == 'mIoU'),
 )
 

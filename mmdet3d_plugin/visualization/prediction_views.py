@@ -3,7 +3,12 @@
 ``pred_cameras.png``: the sample's original camera JPEGs with predicted boxes (solid, class
 colour, ``score >= score_thr``) and GT boxes (thin dashed grey), projected with
 ``cam2img @ lidar2cam``; ``pred_bev.png``: GT map masks, GT boxes and LiDAR points (left),
-predicted map masks and boxes (right), x forward up (see :mod:`.prediction_bev`).
+predicted map masks and boxes (right), x forward up (see :mod:`.prediction_bev`);
+``pred_occupancy.png`` when the model predicts semantic occupancy (the output sample carries
+``pred_occ``, whatever the model): GT and predicted voxels in 3D and from above
+(:mod:`.occupancy_prediction_view`), the grid read from the pipeline's ``OccupancyFrame``. A
+model that predicts occupancy but neither boxes nor map masks gets no ``pred_bev.png`` (its
+prediction panel would be empty).
 
 The model is built like mmdet3d's ``init_model`` (``cfg.model`` through our ``MODELS``, the
 checkpoint loaded, eval mode) and runs ``test_step`` on a pseudo-collated batch of the one
@@ -193,8 +198,9 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
             the safe weights-only loading.
 
     Returns:
-        dict: ``{'pred_cameras' | 'pred_bev': absolute PNG path}`` (no ``pred_cameras`` when
-        the dataset has no cameras).
+        dict: ``{'pred_cameras' | 'pred_bev' | 'pred_occupancy': absolute PNG path}`` (no
+        ``pred_cameras`` when the dataset has no cameras; ``pred_occupancy`` when the model
+        predicts ``pred_occ``, then no ``pred_bev`` unless it predicts boxes or map masks too).
 
     Raises:
         FileNotFoundError: Missing config, checkpoint or camera image.
@@ -244,14 +250,19 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
         written['pred_cameras'] = os.path.join(out_dir, 'pred_cameras.png')
         render_camera_mosaic(views, written['pred_cameras'], handles)
 
+    title = (f"{osp.basename(str(cfg.filename or 'config'))}  {split}[{sample_index}]  "
+             f"{result.metainfo.get('token', '')}")
+    if 'pred_occ' in result:
+        written['pred_occupancy'] = os.path.join(out_dir, 'pred_occupancy.png')
+        _render_occupancy(result, dataset, sample_index, written['pred_occupancy'], title)
+        if pred is None and 'masks_bev' not in result:
+            return written
     map_classes, bev_range = _map_layout(dataset)
     gt_masks = result.get('gt_masks_bev')
     pred_masks = result.get('masks_bev')
     map_classes = _mask_names(gt_masks, map_classes)
     pred_map_classes = _mask_names(
         pred_masks, getattr(getattr(model, 'seg_head', None), 'classes', None) or map_classes)
-    title = (f"{osp.basename(str(cfg.filename or 'config'))}  {split}[{sample_index}]  "
-             f"{result.metainfo.get('token', '')}")
     written['pred_bev'] = os.path.join(out_dir, 'pred_bev.png')
     render_prediction_bev(
         points=_numpy(item['inputs']['points']) if 'points' in item['inputs'] else None,
@@ -265,6 +276,50 @@ def render_predictions(cfg_or_path: Union[str, object], checkpoint: str, out_dir
         title=title, score_note=f'score >= {score_thr:g}, map p >= {map_thr:g}',
         forward=forward_axis_of(_lidar2ego(dataset, sample_index)))
     return written
+
+
+def occupancy_grid_of(dataset, shape: Sequence[int]):
+    """The ``OccupancyGrid`` of the dataset's pipeline (its ``OccupancyFrame``), else the
+    benchmark grid of that ``shape`` (Occ3D-nuScenes, nuScenes-Occupancy).
+
+    Raises:
+        ValueError: no ``OccupancyFrame`` and no benchmark grid of ``shape``, or a pipeline grid
+            of another shape than the prediction's.
+    """
+    from ..structures.occupancy_grid import OccupancyGrid
+    shape = tuple(int(n) for n in shape)
+    for transform in getattr(dataset.pipeline, 'transforms', []):
+        grid = getattr(transform, 'grid', None)
+        if type(transform).__name__ == 'OccupancyFrame' and isinstance(grid, OccupancyGrid):
+            if grid.shape != shape:
+                raise ValueError(f'pred_occ has shape {shape} but the pipeline\'s OccupancyFrame '
+                                 f'grid is {grid.shape}')
+            return grid
+    for grid in (OccupancyGrid.occ3d_nuscenes(), OccupancyGrid.nuscenes_occupancy()):
+        if grid.shape == shape:
+            return grid
+    raise ValueError(f'pred_occ has shape {shape}: the pipeline has no OccupancyFrame and no '
+                     'benchmark grid (Occ3D 200x200x16, nuScenes-Occupancy 512x512x40) has it')
+
+
+def _render_occupancy(result, dataset, index: int, out_path: str, title: str) -> None:
+    """``pred_occupancy.png`` of one output sample (``pred_occ``, and ``gt_occ`` /
+    ``mask_camera`` when the split has them), grid flips (meta ``occ_flip``) undone."""
+    from .occupancy_prediction_view import render_occupancy_prediction
+    flip = result.metainfo.get('occ_flip') or (False, False)
+    flipped = tuple(axis for axis in (0, 1) if flip[axis])  # back to the grid's own frame
+
+    def unflipped(value):
+        return None if value is None else np.flip(_numpy(value), flipped)
+
+    pred = unflipped(result.pred_occ)
+    grid = occupancy_grid_of(dataset, pred.shape)
+    ego = grid.frame_of == 'ego'
+    render_occupancy_prediction(
+        pred, out_path, grid, gt=unflipped(result.get('gt_occ')),
+        mask_camera=unflipped(result.get('mask_camera')),
+        forward='+x' if ego else forward_axis_of(_lidar2ego(dataset, index)),
+        frame='ego' if ego else 'LiDAR', title=title)
 
 
 def _lidar2ego(dataset, index: int) -> Optional[np.ndarray]:

@@ -83,7 +83,8 @@ def test_beam_reduction_before_mmdet3d_sweeps_reads_the_ring_and_says_sweeps_kee
     result = insert_corruption([dict(type='mmdet3d.LoadMultiViewImageFromFiles'),
                                 dict(type='Pack3DDetInputs', keys=['img'])],
                                Setting('beam_reduction', 4))
-    assert result.reason == 'the test pipeline loads no LiDAR points'
+    assert result.reason == ('the test pipeline loads no LiDAR points (camera-only input: LiDAR '
+                             'corruptions do not apply)')
 
 
 def test_multimodal_pipeline():

@@ -40,13 +40,15 @@ def study_records():
 def test_metric_columns_by_suffix():
     assert metric_columns(study_records()) == [
         MetricColumn('NDS', NDS), MetricColumn('mAP', MAP), MetricColumn('map mIoU', MIOU)]
-    # a kind under two keys gets a column per key; an occupancy mIoU; extra suffixes
+    # a kind under two keys gets a column per key; the occupancy mIoUs; extra suffixes
     records = [record('clean', metrics={'a/NDS': 1.0, 'b/NDS': 2.0, 'occ3d/mIoU': 30.0,
-                                        'kitti/Car_3D_moderate': 5.0})]
+                                        'ssc/SSC_mIoU': 20.0, 'ssc/SC_IoU': 40.0,
+                                        'seg/mIoU': 10.0, 'kitti/Car_3D_moderate': 5.0})]
     assert metric_columns(records, suffixes=['Car_3D_moderate']) == [
         MetricColumn('NDS (a/NDS)', 'a/NDS'), MetricColumn('NDS (b/NDS)', 'b/NDS'),
-        MetricColumn('mIoU', 'occ3d/mIoU'), MetricColumn('Car_3D_moderate',
-                                                         'kitti/Car_3D_moderate')]
+        MetricColumn('Occ3D mIoU', 'occ3d/mIoU'), MetricColumn('SSC mIoU', 'ssc/SSC_mIoU'),
+        MetricColumn('mIoU', 'seg/mIoU'), MetricColumn('Car_3D_moderate',
+                                                       'kitti/Car_3D_moderate')]
     assert metric_columns([record('clean', metrics={'mse': 1.0})]) == []
 
 
