@@ -154,11 +154,27 @@ class FlopReport:
         return '\n'.join(lines)
 
 
+class _NoModuleTracker:
+    """Stands in for FlopCounterMode's ``ModuleTracker``, which :class:`FlopCounter` does not
+    need (it keeps its own module stack) and which fails on a module called under ``no_grad``
+    with a view of a parameter (``requires_grad`` and no ``grad_fn``: ``query_feat.weight[None]
+    .expand(...)`` in SparseOcc's head): "AssertionError: Expected gradient function to be set"
+    from its multi-grad hook (torch 2.14)."""
+    parents = ()
+
+    def __enter__(self) -> '_NoModuleTracker':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
 class _DispatchCounter(FlopCounterMode):
     """FlopCounterMode whose counts go to :class:`FlopCounter` (which attributes them)."""
 
     def __init__(self, sink: Callable[[str, int], None]):
         super().__init__(display=False, custom_mapping=EXTRA_FORMULAS)
+        self.mod_tracker = _NoModuleTracker()
         self._sink = sink
 
     def _count_flops(self, func_packet, out, args, kwargs):

@@ -197,6 +197,22 @@ def test_report_attributes_each_op_to_its_innermost_module():
     assert not model._forward_hooks and not model[0]._forward_pre_hooks  # unhooked
 
 
+def test_a_module_fed_a_no_grad_view_of_a_parameter_is_counted():
+    # SparseOcc's head passes query_feat.weight[None].expand(...) to a LayerNorm: under
+    # no_grad that view requires grad without a grad_fn, which torch's ModuleTracker rejects
+    class Queries(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.proj = nn.Embedding(4, 3), nn.Linear(3, 2)
+
+        def forward(self):
+            return self.proj(self.embed.weight[None].expand(2, -1, -1))
+
+    model = Queries()
+    report = count_flops(model, lambda m: m())
+    assert report.by_module['proj'] == report.total == 2 * 8 * 3 * 2
+
+
 def test_flops_inputs_helpers():
     cam2img, lidar2cam = ring_rig((128, 352))
     assert cam2img.shape == lidar2cam.shape == (6, 4, 4)
