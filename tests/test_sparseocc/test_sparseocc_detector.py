@@ -1,6 +1,7 @@
 """SparseOcc as a detector: every occupancy config builds and runs loss and predict on CPU
 (the paper configs at full size are slow), the prune targets, a missing camera."""
 import glob
+import os
 
 import pytest
 import torch
@@ -66,8 +67,21 @@ def test_synthetic_occupancy_configs_run_loss_and_predict(config):
         assert 'loss_prune' in losses and 'loss_dice' in losses and 'd0.loss_cls' in losses
 
 
+#: The nuScenes-Occupancy paper configs at full size (512 x 512 x 40 x 17 logits, Lovasz-softmax
+#: over 10.5 M voxels, SparseOcc's 100 query masks decoded to the grid) take 1.5-2 min each on 2
+#: cores (measured passing 2026-12-02: 234 s and 222 s with 1 thread beside a training job): run
+#: with DRIVE3D_FULL_SIZE_TESTS=1. The Occ3D paper configs -- the same ResNet-50 / SECONDFPN
+#: branch at 256 x 704, the same diffuser / pyramid / head code, 200 x 200 x 16 -- run always.
+FULL_SIZE_ONLY_ON_REQUEST = pytest.mark.skipif(
+    os.environ.get('DRIVE3D_FULL_SIZE_TESTS') != '1',
+    reason='nuScenes-Occupancy paper config at full size (~2 min on 2 cores); set '
+    'DRIVE3D_FULL_SIZE_TESTS=1')
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('config', PAPER)
+@pytest.mark.parametrize('config', [
+    pytest.param(c, marks=FULL_SIZE_ONLY_ON_REQUEST) if 'nus-occupancy' in c else c
+    for c in PAPER])
 def test_paper_occupancy_configs_run_loss_and_predict_at_full_size(config):
     _loss_and_predict(config, batch_size=1)
 
