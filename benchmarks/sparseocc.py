@@ -32,7 +32,13 @@
    bias keeps them all).
 3. One table of absolute numbers and SparseOcc / dense ratios next to the targets (FLOPs
    <= 0.25x at the paper resolution, latency <= 0.5x and lower peak memory at the synthetic
-   one); SparseOcc's active voxels per level with their share of the level's grid.
+   one); SparseOcc's active voxels per level with their share of the level's grid (and, with
+   the diffuser's ``mass_channel``, the voxels its mass selection keeps of the lifted ones).
+
+``--sparse-cfg-options`` merges mmengine cfg-options into both SparseOcc configs (paper and
+synthetic) only, e.g. the opt-in sparsification by lifted mass:
+``model.view_transform.append_mass=True model.occ_encoder.mass_channel=True
+model.occ_encoder.keep_mass_ratio=0.25`` (default: none, the configs as they are).
 
     python benchmarks/sparseocc.py                                  # everything (minutes)
     python benchmarks/sparseocc.py --skip-paper --repeats 1 --warmup 0 --out /tmp/s.json
@@ -53,6 +59,7 @@ from math import prod
 
 import numpy as np
 import torch
+from mmengine.config import DictAction
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS_COMPARED = ('dense', 'SparseOcc')
@@ -82,6 +89,10 @@ def parse_args(argv=None):
     parser.add_argument('--dense-checkpoint', help='trained weights of the synthetic dense model')
     parser.add_argument('--sparse-checkpoint', help='trained weights of the synthetic SparseOcc')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--sparse-cfg-options', nargs='+', action=DictAction, default=None,
+                        metavar='KEY=VALUE',
+                        help='mmengine cfg-options merged into the SparseOcc configs only '
+                        '(paper and synthetic), e.g. model.occ_encoder.keep_mass_ratio=0.25')
     parser.add_argument('--out', help='also write every number here as JSON (atomically)')
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0 or (args.threads is not None and args.threads < 1):
@@ -94,11 +105,12 @@ def parse_args(argv=None):
 
 
 # ---------------------------------------------------------------- models and batches
-def build(config: str, checkpoint=None, seed: int = 0):
-    """The model of ``config`` in eval mode: random init (seeded), or ``checkpoint``'s weights."""
+def build(config: str, checkpoint=None, seed: int = 0, cfg_options=None):
+    """The model of ``config`` (with ``cfg_options`` merged) in eval mode: random init
+    (seeded), or ``checkpoint``'s weights."""
     from mmdet3d_plugin.engine import load_config, load_model_checkpoint
     from mmdet3d_plugin.registry import MODELS
-    cfg = load_config(osp.join(REPO, config))
+    cfg = load_config(osp.join(REPO, config), cfg_options)
     cfg.model.img_backbone.pop('init_cfg', None)  # no ResNet-50 weights here
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
@@ -154,6 +166,8 @@ def count(model, data: dict) -> dict:
     def on_lift(module, args, output):
         volume = output[0] if isinstance(output, tuple) else output
         seen['volume'] = (tuple(volume.shape[2:]), int((volume.abs().sum(1) > 0).sum()))
+        if getattr(model.occ_encoder, 'mass_channel', False):  # the diffuser's selection
+            seen['selected'] = int(model.occ_encoder.input_mask(volume).sum())
 
     def on_encode(module, args, output):
         if hasattr(output, 'levels'):
@@ -179,12 +193,29 @@ def count(model, data: dict) -> dict:
                   params_m=sum(p.numel() for p in model.parameters()) / 1e6,
                   tensor_output=_describe_output(out),
                   lifted=dict(grid_zyx=shape, active=lifted, share=lifted / prod(shape)))
+    if 'selected' in seen:
+        result['mass_selected'] = dict(active=seen['selected'],
+                                       share=seen['selected'] / prod(shape))
     latent = seen.get('latent')
     if latent is not None:
         result['levels'] = [dict(grid_zyx=s, active=n, share=n / prod(s))
                             for s, n in zip(latent.spatial_shapes, latent.num_voxels)]
-        result['pruning'] = [dict(scored=int(p.features.shape[0])) for p in latent.prune]
+        result['pruning'] = pruning(model.occ_encoder, latent)
     return result
+
+
+def pruning(encoder, latent) -> list:
+    """Per pruning stage: its stage, voxels scored and kept (``prune_voxels`` on its logits),
+    and whether it ran before the completion (then the level holds the regrown set)."""
+    from mmdet3d_plugin.sparseocc import prune_voxels
+    out = []
+    for stage, logits in zip(encoder.prune_stages, latent.prune):
+        _, keep = prune_voxels(logits, logits.features[:, 0], encoder.prune_threshold,
+                               encoder.min_keep_ratio)
+        out.append(dict(stage=int(stage), scored=int(keep.numel()), kept=int(keep.sum()),
+                        before_completion=bool(getattr(encoder, 'prune_before_completion',
+                                                       False))))
+    return out
 
 
 # ---------------------------------------------------------------- memory (child processes)
@@ -213,11 +244,17 @@ def _fixed_mmap_threshold() -> None:
         pass  # not glibc: the peak may then hide reused heap pages
 
 
+def cfg_options_of(name: str, args):
+    """The cfg-options of model ``name``: ``--sparse-cfg-options`` for SparseOcc, else none."""
+    return args.sparse_cfg_options if name == 'SparseOcc' else None
+
+
 def peak_memory(name: str, args) -> dict:
     """Peak memory (MiB) one synthetic ``predict`` adds over the state before it (model, batch,
     warm-up calls), measured in the child process."""
     checkpoint = args.dense_checkpoint if name == 'dense' else args.sparse_checkpoint
-    model, cfg = build(SETUPS['synthetic'][name], checkpoint, args.seed)
+    model, cfg = build(SETUPS['synthetic'][name], checkpoint, args.seed,
+                       cfg_options_of(name, args))
     data = make_data(model, cfg, SETUPS['synthetic']['lidar2occ'], args.seed)
     for _ in range(args.warmup):
         predict_once(model, data)
@@ -268,7 +305,8 @@ def paper_flops(args) -> dict:
     """Part 1: FLOPs of both paper models (random weights) on one paper-size sample."""
     out = {}
     for name in MODELS_COMPARED:
-        model, cfg = build(SETUPS['paper'][name], seed=args.seed)
+        model, cfg = build(SETUPS['paper'][name], seed=args.seed,
+                           cfg_options=cfg_options_of(name, args))
         out[name] = count(model, make_data(model, cfg, SETUPS['paper']['lidar2occ'], args.seed))
         del model
     out['ratio'] = out['SparseOcc']['gflops'] / out['dense']['gflops']
@@ -280,7 +318,8 @@ def synthetic(args, memory: dict) -> dict:
     checkpoints = dict(dense=args.dense_checkpoint, SparseOcc=args.sparse_checkpoint)
     models, data, out = {}, {}, {}
     for name in MODELS_COMPARED:
-        models[name], cfg = build(SETUPS['synthetic'][name], checkpoints[name], args.seed)
+        models[name], cfg = build(SETUPS['synthetic'][name], checkpoints[name], args.seed,
+                                  cfg_options_of(name, args))
         data[name] = make_data(models[name], cfg, SETUPS['synthetic']['lidar2occ'], args.seed)
         out[name] = dict(count(models[name], data[name]), memory=memory[name],
                          weights=checkpoints[name] or 'random init')
@@ -304,12 +343,16 @@ def synthetic(args, memory: dict) -> dict:
 def _levels_line(result: dict) -> str:
     lifted = result['lifted']
     parts = [f"lifted {lifted['active']:,} ({100 * lifted['share']:.1f} %)"]
+    if 'mass_selected' in result:
+        selected = result['mass_selected']
+        parts.append(f"mass-selected {selected['active']:,} ({100 * selected['share']:.1f} %)")
     for i, level in enumerate(result['levels']):
         grid = 'x'.join(str(s) for s in level['grid_zyx'][::-1])
         parts.append(f"L{i} {grid}: {level['active']:,} ({100 * level['share']:.1f} %)")
     for prune in result.get('pruning', []):
-        parts.append(f"stage-0 pruning kept {result['levels'][0]['active']:,} of "
-                     f"{prune['scored']:,}")
+        when = 'before' if prune['before_completion'] else 'after'
+        parts.append(f"stage-{prune['stage']} pruning ({when} completion) kept "
+                     f"{prune['kept']:,} of {prune['scored']:,}")
     return '; '.join(parts)
 
 
@@ -350,6 +393,9 @@ def format_report(res: dict) -> str:
             row(f'params M, {key}', res[key]['dense']['params_m'],
                 res[key]['SparseOcc']['params_m'], '.2f')
     lines.append('')
+    if args.get('sparse_cfg_options'):
+        options = ' '.join(f'{k}={v}' for k, v in args['sparse_cfg_options'].items())
+        lines.append(f'SparseOcc cfg-options: {options}')
     for key in ('paper', 'synthetic'):
         if key in res:
             weights = res[key]['SparseOcc'].get('weights', 'random init')

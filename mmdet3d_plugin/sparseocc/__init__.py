@@ -6,12 +6,12 @@ pyramid fuses the scales (:class:`SparseFeaturePyramid`) for the sparse Mask2For
 """
 from .mask2former_head import SparseMask2FormerOccHead
 from .sparse_feature_pyramid import SparseFeaturePyramid, sparse_trilinear_upsample
-from .sparse_latent import SparseLatent, volume_to_sparse
+from .sparse_latent import SparseLatent, mass_active_mask, volume_to_sparse
 from .sparse_latent_diffuser import SparseLatentDiffuser, prune_voxels
 from .sparseocc import SparseOcc, block_occupancy
 
 __all__ = [
-    'SparseLatent', 'volume_to_sparse', 'SparseLatentDiffuser', 'prune_voxels',
+    'SparseLatent', 'volume_to_sparse', 'mass_active_mask', 'SparseLatentDiffuser', 'prune_voxels',
     'SparseFeaturePyramid', 'sparse_trilinear_upsample', 'SparseMask2FormerOccHead', 'SparseOcc',
     'block_occupancy'
 ]

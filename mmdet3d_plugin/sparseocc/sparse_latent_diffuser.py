@@ -19,6 +19,17 @@ three-plane block in every stage (the official uses 2D ``(5, 5, 1)`` blocks in s
 
 Pruning is **off by default** (``prune_stages=()``): its logits only mean "occupied" once the
 detector's ``loss_prune`` trains them; a diffuser used without that loss would prune at random.
+
+Two opt-in options make the latent sparse where the defaults (measured at the paper
+resolution) do not: the lift fills 44 % of the grid and the stage-0 completion grows that to
+98 % before any pruning runs.
+
+* ``mass_channel`` (with ``LSSVoxelTransform(append_mass=True)``): the volume's last channel
+  is the lifted depth mass; it is stripped from the features and selects the initial active
+  set (``min_mass`` / ``keep_mass_ratio``, :func:`.sparse_latent.mass_active_mask`) instead of
+  "every voxel with a non-zero feature".
+* ``prune_before_completion``: a pruning stage scores and prunes right after the context
+  aggregation, so its completion grows from the pruned set.
 """
 import math
 from typing import List, Optional, Sequence, Tuple
@@ -30,7 +41,7 @@ from torch import Tensor, nn
 
 from mmdet3d_plugin.registry import MODELS
 from .sparse_blocks import DEFAULT_ACT, DEFAULT_NORM, SparseConvModule, SparseNormAct
-from .sparse_latent import SparseLatent, volume_to_sparse
+from .sparse_latent import SparseLatent, mass_active_mask, volume_to_sparse
 
 #: Decomposed kernels in ``(z, y, x)`` order.
 GROUND, XZ, YZ = (1, 3, 3), (3, 1, 3), (3, 3, 1)
@@ -130,12 +141,27 @@ class SparseLatentDiffuser(BaseModule):
         prune_stages: Stages that prune after completion; ``()`` (default) disables pruning.
         prune_threshold: Keep voxels with ``sigmoid(logit) >=`` this.
         min_keep_ratio: Keep at least this fraction of every sample's voxels per pruning.
+        prune_before_completion: Prune right after the context aggregation instead, before
+            the completion convs (which then grow from the pruned set); the logits (of the
+            voxels after the context aggregation) are returned for ``loss_prune`` as before.
+            Needs ``prune_stages``. Default False.
+        mass_channel: The volume has ``in_channels + 1`` channels, the last one the lifted
+            depth mass (``LSSVoxelTransform(append_mass=True)``): it is stripped from the
+            features and selects the active voxels (mass > 0, ``min_mass``,
+            ``keep_mass_ratio``). Default False: ``in_channels`` channels, the active voxels
+            those with a non-zero feature.
+        keep_mass_ratio: With ``mass_channel``: keep only the top share in ``(0, 1]`` by mass
+            of each sample's voxels with mass > 0 (at least one voxel per sample that has any);
+            None (default): no such limit.
+        min_mass: With ``mass_channel``: keep only voxels with mass >= this (> 0); None
+            (default): no threshold.
         norm_cfg: mmcv norm config for the ``(N, C)`` features. Defaults to BN1d.
         act_cfg: mmcv activation config. Defaults to LeakyReLU.
         init_cfg: mmengine init config.
 
     Shapes:
-        ``(B, C, Z, Y, X)`` -> ``SparseLatent`` with levels of ``channels[i]`` features on
+        ``(B, C, Z, Y, X)`` (``C = in_channels``, ``in_channels + 1`` with ``mass_channel``)
+        -> ``SparseLatent`` with levels of ``channels[i]`` features on
         ``(Z_i, Y_i, X_i)``, ``Z_0 = Z`` and ``Z_{i+1} = ceil(Z_i / 2)`` (same for Y, X);
         ``prune`` holds one ``(N, 1)`` logit tensor per pruning stage, on that stage's grid.
     """
@@ -145,7 +171,9 @@ class SparseLatentDiffuser(BaseModule):
                  completion_xy_only: Sequence[bool] = (False, False, True, True),
                  prune_stages: Sequence[int] = (), prune_threshold: float = 0.5,
                  min_keep_ratio: float = 0.25, norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = None, init_cfg=None) -> None:
+                 act_cfg: Optional[dict] = None, prune_before_completion: bool = False,
+                 mass_channel: bool = False, keep_mass_ratio: Optional[float] = None,
+                 min_mass: Optional[float] = None, init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         num = len(channels)
         if num < 1 or not num == len(completion_layers) == len(completion_xy_only):
@@ -162,6 +190,18 @@ class SparseLatentDiffuser(BaseModule):
         if not 0.0 <= prune_threshold <= 1.0 or not 0.0 <= min_keep_ratio <= 1.0:
             raise ValueError(f'SparseLatentDiffuser: prune_threshold ({prune_threshold}) and '
                              f'min_keep_ratio ({min_keep_ratio}) must be in [0, 1]')
+        if prune_before_completion and not prune_stages:
+            raise ValueError('SparseLatentDiffuser: prune_before_completion=True needs '
+                             'prune_stages (no stage prunes)')
+        if not mass_channel and (keep_mass_ratio is not None or min_mass is not None):
+            raise ValueError(f'SparseLatentDiffuser: keep_mass_ratio ({keep_mass_ratio}) and '
+                             f'min_mass ({min_mass}) need mass_channel=True (and the view '
+                             'transform\'s append_mass=True)')
+        if keep_mass_ratio is not None and not 0.0 < keep_mass_ratio <= 1.0:
+            raise ValueError(f'SparseLatentDiffuser: keep_mass_ratio must be in (0, 1], got '
+                             f'{keep_mass_ratio}')
+        if min_mass is not None and not min_mass > 0.0:
+            raise ValueError(f'SparseLatentDiffuser: min_mass must be > 0, got {min_mass}')
         norm_cfg = DEFAULT_NORM if norm_cfg is None else norm_cfg
         act_cfg = DEFAULT_ACT if act_cfg is None else act_cfg
         self.in_channels = int(in_channels)
@@ -169,6 +209,10 @@ class SparseLatentDiffuser(BaseModule):
         self.prune_stages = tuple(sorted(int(s) for s in prune_stages))
         self.prune_threshold = float(prune_threshold)
         self.min_keep_ratio = float(min_keep_ratio)
+        self.prune_before_completion = bool(prune_before_completion)
+        self.mass_channel = bool(mass_channel)
+        self.keep_mass_ratio = None if keep_mass_ratio is None else float(keep_mass_ratio)
+        self.min_mass = None if min_mass is None else float(min_mass)
 
         self.stem = None
         if self.in_channels != self.out_channels[0]:
@@ -190,21 +234,51 @@ class SparseLatentDiffuser(BaseModule):
                              norm_cfg=norm_cfg, act_cfg=act_cfg)
             for c_in, c_out in zip(self.out_channels[:-1], self.out_channels[1:]))
 
+    @property
+    def volume_channels(self) -> int:
+        """Channels of the expected input volume: ``in_channels`` (+ 1 with ``mass_channel``)."""
+        return self.in_channels + int(self.mass_channel)
+
+    def input_mask(self, volume: Tensor) -> Tensor:
+        """The voxels of ``volume`` the latent starts from.
+
+        Args:
+            volume: ``(B, volume_channels, Z, Y, X)``.
+
+        Returns:
+            Tensor: ``(B, Z, Y, X)`` bool: with ``mass_channel`` the mass selection
+            (:func:`.sparse_latent.mass_active_mask`), otherwise the voxels with a non-zero
+            feature.
+        """
+        self._check_volume(volume)
+        if not self.mass_channel:
+            return volume.detach().abs().sum(1) > 0
+        return mass_active_mask(volume[:, -1], self.keep_mass_ratio, self.min_mass)
+
+    def _check_volume(self, volume: Tensor) -> None:
+        if not isinstance(volume, Tensor) or volume.dim() != 5 or \
+                volume.shape[1] != self.volume_channels:
+            shape = tuple(volume.shape) if isinstance(volume, Tensor) else type(volume).__name__
+            mass = ' (in_channels + the mass channel)' if self.mass_channel else ''
+            raise ValueError(f'SparseLatentDiffuser: volume must be (B, {self.volume_channels}'
+                             f'{mass}, Z, Y, X), got {shape}')
+
     def forward(self, volume: Tensor) -> SparseLatent:
         """Encode the lifted volume.
 
         Args:
-            volume: ``(B, in_channels, Z, Y, X)``; voxels with all-zero features are empty.
+            volume: ``(B, volume_channels, Z, Y, X)``; voxels with all-zero features are
+                empty; with ``mass_channel`` the last channel is the lifted mass (not a
+                feature) and selects the voxels (:meth:`input_mask`).
 
         Returns:
             SparseLatent: levels finest first, prune logits of the pruning stages.
         """
-        if not isinstance(volume, Tensor) or volume.dim() != 5 or \
-                volume.shape[1] != self.in_channels:
-            shape = tuple(volume.shape) if isinstance(volume, Tensor) else type(volume).__name__
-            raise ValueError(f'SparseLatentDiffuser: volume must be (B, {self.in_channels}, Z, '
-                             f'Y, X), got {shape}')
-        x = volume_to_sparse(volume)
+        self._check_volume(volume)
+        if self.mass_channel:  # the features of the selected voxels keep their gradients
+            x = volume_to_sparse(volume[:, :-1], self.input_mask(volume))
+        else:
+            x = volume_to_sparse(volume)
         if self.stem is not None:
             x = self.stem(x)
         levels: List[SparseConvTensor] = []
@@ -212,11 +286,20 @@ class SparseLatentDiffuser(BaseModule):
         for stage, (context, completion) in enumerate(zip(self.context, self.completion)):
             if stage > 0:
                 x = self.downsample[stage - 1](x)
-            x = completion(context(x))
-            if stage in self.prune_stages:
-                logits = self.occupancy[str(stage)](x.features)  # (N, 1)
-                prune.append(x.replace_feature(logits))
-                x, _ = prune_voxels(x, logits[:, 0].detach(), self.prune_threshold,
-                                    self.min_keep_ratio)
+            x = context(x)
+            prunes = stage in self.prune_stages
+            if prunes and self.prune_before_completion:
+                x = self._prune(stage, x, prune)
+            x = completion(x)
+            if prunes and not self.prune_before_completion:
+                x = self._prune(stage, x, prune)
             levels.append(x)
         return SparseLatent(levels=levels, prune=prune)
+
+    def _prune(self, stage: int, x: SparseConvTensor,
+               prune: List[SparseConvTensor]) -> SparseConvTensor:
+        """Score ``x``'s voxels (logits appended to ``prune``) and keep the predicted occupied."""
+        logits = self.occupancy[str(stage)](x.features)  # (N, 1)
+        prune.append(x.replace_feature(logits))
+        x, _ = prune_voxels(x, logits[:, 0].detach(), self.prune_threshold, self.min_keep_ratio)
+        return x

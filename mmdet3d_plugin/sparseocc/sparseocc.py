@@ -44,11 +44,24 @@ class SparseOcc(CameraOccupancyDetector):
             diffuser's pruning logits against the GT occupancy of their latent cells (a cell is
             occupied when any GT voxel in it is neither free nor ignored); only when the
             diffuser prunes.
+
+    The lifted volume's channels must be those the diffuser expects (checked at build):
+    ``view_transform.append_mass=True`` goes with ``occ_encoder.mass_channel=True``.
     """
 
     def __init__(self, *args, free_label: int = 17, prune_loss_weight: float = 1.0,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        lifted = getattr(self.view_transform, 'volume_channels', None)
+        expected = getattr(self.occ_encoder, 'volume_channels', None)
+        if lifted is not None and expected is not None and lifted != expected:
+            raise ValueError(
+                f'SparseOcc: the view transform lifts {lifted} channels (out_channels '
+                f"{self.view_transform.out_channels}, append_mass "
+                f"{getattr(self.view_transform, 'append_mass', False)}) but occ_encoder expects "
+                f'{expected} (in_channels {self.occ_encoder.in_channels}, mass_channel '
+                f"{getattr(self.occ_encoder, 'mass_channel', False)}); set "
+                'view_transform.append_mass and occ_encoder.mass_channel together')
         self.free_label = int(free_label)
         self.prune_loss_weight = float(prune_loss_weight)
 

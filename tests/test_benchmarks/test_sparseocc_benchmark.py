@@ -24,6 +24,16 @@ def test_the_benchmark_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert '--sparse-checkpoint: no such file' in capsys.readouterr().err
 
 
+def test_sparse_cfg_options_reach_the_sparseocc_configs_only():
+    script = load_script()
+    args = script.parse_args(['--sparse-cfg-options', 'model.view_transform.append_mass=True',
+                              'model.occ_encoder.keep_mass_ratio=0.25'])
+    assert script.cfg_options_of('SparseOcc', args) == {
+        'model.view_transform.append_mass': True, 'model.occ_encoder.keep_mass_ratio': 0.25}
+    assert script.cfg_options_of('dense', args) is None
+    assert script.cfg_options_of('SparseOcc', script.parse_args([])) is None
+
+
 @pytest.mark.slow
 def test_the_synthetic_benchmark_reports_flops_latency_memory_and_active_voxels(tmp_path):
     # its own interpreter: the memory children are forked before any torch work

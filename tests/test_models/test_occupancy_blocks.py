@@ -155,3 +155,54 @@ def test_detector_names_a_missing_lidar2occ():
     with pytest.raises(KeyError, match="no metainfo 'lidar2occ'"):
         with torch.no_grad():
             model(**model.data_preprocessor(batch, training=False), mode='predict')
+
+
+def _tiny_mass_lift(append_mass):
+    torch.manual_seed(0)
+    return MODELS.build(dict(
+        type='LSSVoxelTransform', in_channels=4, out_channels=3, image_size=(32, 64),
+        feature_size=(4, 8), xbound=(-20.0, 20.0, 5.0), ybound=(-20.0, 20.0, 5.0),
+        zbound=(-2.0, 4.0, 2.0), dbound=(1.0, 21.0, 2.5), append_mass=append_mass)).eval()
+
+
+def test_voxel_lift_appends_the_summed_depth_probabilities_as_last_channel():
+    """The mass channel against a direct sum over a tiny frustum (2 x 6 x 8 x 4 x 8 points)."""
+    from mmdet3d_plugin.models.view_transforms import frustum_to_lidar
+    plain, mass_lift = _tiny_mass_lift(False), _tiny_mass_lift(True)
+    assert (plain.volume_channels, mass_lift.volume_channels) == (3, 4)
+    assert mass_lift.out_channels == 3 and mass_lift.bev_channels == 4 * 3
+    cam2img, lidar2cam = rig_matrices()
+    aug = resize_matrix(64 / 400, 32 / 225)
+    shifted = np.eye(4, dtype=np.float32)
+    shifted[:3, 3] = [3.0, -4.0, 0.5]
+    mats = [torch.from_numpy(np.repeat(m[None], 2, 0)) for m in (cam2img, lidar2cam, aug)]
+    mats.append(torch.from_numpy(np.stack([np.eye(4, dtype=np.float32), shifted])))
+    feats = torch.randn(2, 6, 4, 4, 8)
+    with torch.no_grad():
+        volume, depth = mass_lift(feats, *mats, return_depth=True)
+        reference = plain(feats, *mats)
+    assert volume.shape == (2, 4, 3, 8, 8)
+    assert torch.equal(volume[:, :3], reference)  # the context channels are untouched
+    points = frustum_to_lidar(mass_lift.frustum, *mats)  # (B, N, D, h, w, 3) x, y, z
+    lows, steps = torch.tensor([-20.0, -20.0, -2.0]), torch.tensor([5.0, 5.0, 2.0])
+    cells = torch.floor((points - lows) / steps).long()  # (x, y, z)
+    expected = torch.zeros(2, 3, 8, 8, dtype=torch.float64)
+    for index in np.ndindex(*points.shape[:-1]):
+        x, y, z = cells[index].tolist()
+        if 0 <= x < 8 and 0 <= y < 8 and 0 <= z < 3:
+            expected[index[0], z, y, x] += float(depth[index])
+    assert (expected > 0).sum() > 20 and expected.max() > 1.0  # several points per voxel
+    torch.testing.assert_close(volume[:, 3].double(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_dense_detector_latent_probe_with_the_mass_channel():
+    cfg = copy.deepcopy(Config.fromfile(BASE).model)
+    cfg.view_transform.append_mass = True
+    cfg.occ_encoder.in_channels = 17  # the mass as a 17th feature
+    cfg.occ_head.update(upsample='deconv', losses=CE_ONLY)
+    model = MODELS.build(cfg).eval()  # builds the deconv from the _latent_shape probe
+    assert model.view_transform.volume_channels == 17
+    batch = make_occupancy_batch(batch_size=1)
+    with torch.no_grad():
+        logits = model(**model.data_preprocessor(batch, training=False), mode='tensor')
+    assert logits.shape == (1, 18, 200, 200, 16)

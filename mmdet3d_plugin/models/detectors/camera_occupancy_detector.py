@@ -77,8 +77,9 @@ class CameraOccupancyDetector(DepthSupervisionMixin, Base3DDetector):
 
     def _latent_shape(self) -> Tuple[int, int, int]:
         """``(z, y, x)`` of the finest neck level for the lifted volume's shape (one probe)."""
-        volume = torch.zeros((1, self.view_transform.out_channels) +
-                             tuple(self.view_transform.volume_shape))
+        channels = getattr(self.view_transform, 'volume_channels',
+                           self.view_transform.out_channels)
+        volume = torch.zeros((1, channels) + tuple(self.view_transform.volume_shape))
         was_training = self.training
         self.eval()
         with torch.no_grad():

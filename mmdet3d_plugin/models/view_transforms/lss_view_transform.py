@@ -98,17 +98,21 @@ class LSSViewTransform(BaseModule):
                              f'got {tuple(lidar_aug_matrix.shape)}')
 
     def lift_splat(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor,
-                   img_aug_matrix: Tensor, lidar_aug_matrix: Tensor) -> Tuple[Tensor, Tensor]:
+                   img_aug_matrix: Tensor, lidar_aug_matrix: Tensor,
+                   append_mass: bool = False) -> Tuple[Tensor, Tensor]:
         """Lift image features with their depth distribution and pool them into the 3D grid.
 
         Args:
             feats: ``(B, N, C_in, h, w)`` image features of the N cameras.
             cam2img, lidar2cam, img_aug_matrix: ``(B, N, 4, 4)`` (see :mod:`.frustum`).
             lidar_aug_matrix: ``(B, 4, 4)``: the original LiDAR frame -> the grid's frame.
+            append_mass: Also pool the depth probabilities alone (a one-channel context of
+                ones) and append that lifted mass as the last channel.
 
         Returns:
-            tuple: ``(B, C_out, Z, Y, X)`` pooled volume and the ``(B, N, D, h, w)`` depth
-            probabilities.
+            tuple: ``(B, C_out, Z, Y, X)`` pooled volume (``(B, C_out + 1, Z, Y, X)`` with
+            ``append_mass``, channel ``C_out`` the summed depth probabilities of the frustum
+            points in each voxel) and the ``(B, N, D, h, w)`` depth probabilities.
         """
         self._check_inputs(feats, cam2img, lidar2cam, img_aug_matrix, lidar_aug_matrix)
         batch, views, channels, feat_h, feat_w = feats.shape
@@ -126,10 +130,13 @@ class LSSViewTransform(BaseModule):
         batch_index = view_index // views
         coords = torch.cat([batch_index[:, None], cells.reshape(-1, 3)[flat_inside]], dim=1)
         # depth (B*N, D, h, w) flattens in the same (b, n, d, row, col) order as the geometry
-        pooled = bev_pool_depth(
-            depth.reshape(-1)[flat_inside].to(context.dtype),
-            context.reshape(-1, self.out_channels).contiguous(), pixel_index, coords, batch,
-            self.grid.shape)  # (B, C_out, Z, Y, X)
+        weights = depth.reshape(-1)[flat_inside].to(context.dtype)
+        pooled = bev_pool_depth(weights, context.reshape(-1, self.out_channels).contiguous(),
+                                pixel_index, coords, batch, self.grid.shape)  # (B, C_out, Z, Y, X)
+        if append_mass:
+            ones = context.new_ones((batch * views * pixels_per_view, 1))
+            mass = bev_pool_depth(weights, ones, pixel_index, coords, batch, self.grid.shape)
+            pooled = torch.cat([pooled, mass], dim=1)  # (B, C_out + 1, Z, Y, X)
         return pooled, depth.reshape(batch, views, self.num_depth, feat_h, feat_w)
 
     def forward(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor, img_aug_matrix: Tensor,

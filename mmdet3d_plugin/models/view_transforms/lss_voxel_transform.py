@@ -18,16 +18,40 @@ class LSSVoxelTransform(LSSViewTransform):
     grid-frame flips) as the final transform, so ``xbound`` / ``ybound`` / ``zbound`` are in the
     occupancy grid's frame (ego for Occ3D, LiDAR for nuScenes-Occupancy).
 
-    Takes :class:`LSSViewTransform`'s arguments.
+    Takes :class:`LSSViewTransform`'s arguments and:
+
+    Args:
+        append_mass: Also pool the depth probabilities alone (``bev_pool_depth`` with a
+            one-channel context of ones) and append that lifted mass -- the summed depth
+            probability of the frustum points that fell in each voxel, differentiable w.r.t.
+            the depth net -- as the **last** channel of the volume. ``out_channels`` stays the
+            number of context channels; the volume then has ``out_channels + 1`` channels
+            (:attr:`volume_channels`). For SparseOcc's mass-based sparsification
+            (``SparseLatentDiffuser(mass_channel=True)``). Default False: the volume is the
+            context only, as before.
 
     Shapes:
-        forward -> ``(B, C_out, Z, Y, X)`` where ``(Z, Y, X)`` is the grid shape.
+        forward -> ``(B, volume_channels, Z, Y, X)`` where ``(Z, Y, X)`` is the grid shape.
     """
+
+    def __init__(self, *args, append_mass: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.append_mass = bool(append_mass)
 
     @property
     def volume_shape(self) -> Tuple[int, int, int]:
         """``(Z, Y, X)`` of the output volume."""
         return self.grid.shape
+
+    @property
+    def volume_channels(self) -> int:
+        """Channels of the output volume: ``out_channels`` (+ 1 with ``append_mass``)."""
+        return self.out_channels + int(self.append_mass)
+
+    @property
+    def bev_channels(self) -> int:
+        """Channels of the volume with its height folded in, ``volume_channels * Z``."""
+        return self.volume_channels * self.grid.shape[0]
 
     def forward(self, feats: Tensor, cam2img: Tensor, lidar2cam: Tensor, img_aug_matrix: Tensor,
                 lidar2grid: Tensor,
@@ -41,8 +65,10 @@ class LSSVoxelTransform(LSSViewTransform):
             return_depth: Also return the depth distribution (for :meth:`loss_depth`).
 
         Returns:
-            Tensor: ``(B, C_out, Z, Y, X)``; with ``return_depth`` a tuple of it and the
-            ``(B, N, D, h, w)`` depth probabilities.
+            Tensor: ``(B, volume_channels, Z, Y, X)`` (with ``append_mass`` the last channel is
+            the lifted mass); with ``return_depth`` a tuple of it and the ``(B, N, D, h, w)``
+            depth probabilities.
         """
-        volume, depth = self.lift_splat(feats, cam2img, lidar2cam, img_aug_matrix, lidar2grid)
+        volume, depth = self.lift_splat(feats, cam2img, lidar2cam, img_aug_matrix, lidar2grid,
+                                        append_mass=self.append_mass)
         return (volume, depth) if return_depth else volume
