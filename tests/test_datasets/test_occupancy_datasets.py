@@ -123,13 +123,17 @@ def test_an_info_without_the_ground_truth_path_names_key_token_and_file(
 
 
 def test_occ3d_metric_scores_ground_truth_as_prediction_100(cfg, val_dataset):
-    evaluator = Evaluator(build(cfg.val_evaluator, 'METRICS'))
+    metrics_cfg = cfg.val_evaluator  # Occ3DMetric and SSCMetric (a list) in the synthetic config
+    metrics_cfg = metrics_cfg if isinstance(metrics_cfg, list) else [metrics_cfg]
+    evaluator = Evaluator([build(metric, 'METRICS') for metric in metrics_cfg])
     for index in range(len(val_dataset)):
         sample = val_dataset[index]['data_samples']
         sample.pred_occ = sample.gt_occ.clone()  # what the model's predict sets
         evaluator.process(data_samples=[sample])  # dicts, as mmengine's ValLoop hands them
     metrics = evaluator.evaluate(len(val_dataset))
     assert metrics['occ3d/mIoU'] == pytest.approx(100.0)
+    assert metrics['ssc/SSC_mIoU'] == pytest.approx(100.0)
+    assert metrics['ssc/SC_IoU'] == pytest.approx(100.0)
 
 
 def test_nuscenes_occupancy_dataset_packs_the_lidar_frame_grid(synthetic_world):
