@@ -68,14 +68,9 @@ test_dataloader = val_dataloader
 # Occ3D's mIoU in the camera mask (the benchmark's) and, beside it, the semantic scene
 # completion metrics over the whole grid (SC IoU occupied vs free, SSC mIoU over the 17 classes;
 # OpenOccupancy's definitions on the Occ3D labels), which the SparseOcc claim check reports
-occ3d_class_names = [
-    'others', 'barrier', 'bicycle', 'bus', 'car', 'construction_vehicle', 'motorcycle',
-    'pedestrian', 'traffic_cone', 'trailer', 'truck', 'driveable_surface', 'other_flat',
-    'sidewalk', 'terrain', 'manmade', 'vegetation', 'free'
-]
 val_evaluator = [
     dict(type='Occ3DMetric', use_camera_mask=True),
-    dict(type='SSCMetric', num_classes=18, class_names=occ3d_class_names, free_index=17,
+    dict(type='SSCMetric', num_classes=18, class_names='occ3d', free_index=17,
          ignore_index=255),
 ]
 test_evaluator = val_evaluator

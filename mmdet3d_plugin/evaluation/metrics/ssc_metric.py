@@ -3,10 +3,14 @@ from typing import Optional, Sequence
 
 from mmdet3d_plugin.registry import METRICS
 from mmdet3d_plugin.structures.occupancy_labels import (NUSC_OCC_CLASS_NAMES, NUSC_OCC_FREE_INDEX,
-                                                        NUSC_OCC_NOISE_INDEX)
+                                                        NUSC_OCC_NOISE_INDEX, OCC3D_CLASS_NAMES)
 
 from .occupancy import geometry_iou, mean_iou, per_class_iou
 from .occupancy_iou_metric import OccupancyIoUMetric
+
+
+#: Label sets a config names instead of listing them.
+LABEL_SETS = {'occ3d': OCC3D_CLASS_NAMES, 'nuscenes-occupancy': NUSC_OCC_CLASS_NAMES}
 
 
 @METRICS.register_module()
@@ -30,7 +34,8 @@ class SSCMetric(OccupancyIoUMetric):
 
     Args:
         num_classes: Number of labels of the dense grid (17, free included).
-        class_names: Name of each label; defaults to nuScenes-Occupancy's.
+        class_names: Name of each label, or the name of a label set (``'occ3d'``,
+            ``'nuscenes-occupancy'``, what a config can write); defaults to nuScenes-Occupancy's.
         free_index: The free label (0).
         ignore_index: The noise label skipped in GT (255).
         eval_class_ids: Labels averaged into the SSC mIoU; ``None`` = all but free (1..16).
@@ -58,6 +63,11 @@ class SSCMetric(OccupancyIoUMetric):
                  collect_dir: Optional[str] = None) -> None:
         if free_index is None:
             raise ValueError('SSCMetric: free_index is required (SC IoU is occupied vs free)')
+        if isinstance(class_names, str):
+            if class_names not in LABEL_SETS:
+                raise ValueError(f'SSCMetric: class_names {class_names!r} is not one of '
+                                 f'{sorted(LABEL_SETS)} (or give the names)')
+            class_names = LABEL_SETS[class_names]
         super().__init__(
             num_classes=num_classes,
             class_names=class_names,

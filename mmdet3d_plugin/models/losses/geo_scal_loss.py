@@ -12,7 +12,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from mmdet3d_plugin.registry import MODELS
-from .occupancy_loss_utils import check_occupancy_inputs, flatten_valid_voxels, neg_log
+from .occupancy_loss_utils import neg_log, scal_inputs
 
 
 @MODELS.register_module()
@@ -52,12 +52,8 @@ class GeoScalLoss(nn.Module):
             ValueError: bad shapes / dtypes, labels outside ``[0, K)``, or ``free_index`` not a
                 class of ``logits``.
         """
-        check_occupancy_inputs('GeoScalLoss', logits, target, mask)
-        if not 0 <= self.free_index < logits.shape[1]:
-            raise ValueError(f'GeoScalLoss: `free_index`={self.free_index} is not a class of '
-                             f'`logits` with K={logits.shape[1]}')
-        flat_logits, labels = flatten_valid_voxels('GeoScalLoss', logits, target, mask,
-                                                   self.ignore_index)
+        flat_logits, labels = scal_inputs('GeoScalLoss', logits, target, mask, self.free_index,
+                                          self.ignore_index)
         if labels.numel() == 0:
             return logits.sum() * 0.0
         free_prob = flat_logits.softmax(dim=-1)[:, self.free_index]  # (M, )

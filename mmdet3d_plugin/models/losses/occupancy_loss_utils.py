@@ -75,3 +75,18 @@ def flatten_valid_voxels(name: str, logits: Tensor, target: Tensor, mask: Option
 def neg_log(ratio: Tensor, eps: float = 1e-7) -> Tensor:
     """``-log(ratio)``, i.e. ``BCE(ratio, 1)``, with the ratio clamped into ``[eps, 1]``."""
     return -torch.log(ratio.clamp(min=eps, max=1.0))
+
+
+def scal_inputs(owner: str, logits: Tensor, target: Tensor, mask: Optional[Tensor],
+                free_index: int, ignore_index: Optional[int]) -> Tuple[Tensor, Tensor]:
+    """Checked ``(M, K)`` logits and ``(M,)`` labels of the valid voxels, for the scene-class
+    affinity losses (which also need ``free_index`` to be a class of ``logits``).
+
+    Raises:
+        ValueError: as :func:`check_occupancy_inputs`, or ``free_index`` outside ``[0, K)``.
+    """
+    check_occupancy_inputs(owner, logits, target, mask)
+    if not 0 <= free_index < logits.shape[1]:
+        raise ValueError(f'{owner}: `free_index`={free_index} is not a class of `logits` with '
+                         f'K={logits.shape[1]}')
+    return flatten_valid_voxels(owner, logits, target, mask, ignore_index)

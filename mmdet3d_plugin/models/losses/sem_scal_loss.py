@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from mmdet3d_plugin.registry import MODELS
-from .occupancy_loss_utils import check_occupancy_inputs, flatten_valid_voxels, neg_log
+from .occupancy_loss_utils import neg_log, scal_inputs
 
 
 @MODELS.register_module()
@@ -57,13 +57,9 @@ class SemScalLoss(nn.Module):
             ValueError: bad shapes / dtypes, labels outside ``[0, K)``, or ``free_index`` not a
                 class of ``logits``.
         """
-        check_occupancy_inputs('SemScalLoss', logits, target, mask)
+        flat_logits, labels = scal_inputs('SemScalLoss', logits, target, mask, self.free_index,
+                                          self.ignore_index)
         num_classes = logits.shape[1]
-        if not 0 <= self.free_index < num_classes:
-            raise ValueError(f'SemScalLoss: `free_index`={self.free_index} is not a class of '
-                             f'`logits` with K={num_classes}')
-        flat_logits, labels = flatten_valid_voxels('SemScalLoss', logits, target, mask,
-                                                   self.ignore_index)
         num_voxels = labels.numel()
         if num_voxels == 0:
             return logits.sum() * 0.0
