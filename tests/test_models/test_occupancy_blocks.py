@@ -109,6 +109,29 @@ def test_head_logits_on_the_gt_grid_and_masked_targets(upsample):
         head.targets(samples, torch.device('cpu'))
 
 
+def test_head_losses_in_the_latent_layout_equal_the_losses_on_the_gt_grid_view():
+    # OccupancyHead.loss scores (B, K, Z, Y, X) logits against targets permuted to (B, Z, Y, X);
+    # every loss is a function of the voxel set, so it equals the loss of the (X, Y, Z) view
+    losses = dict(
+        loss_ce=dict(type='mmdet.CrossEntropyLoss', use_sigmoid=False, ignore_index=255,
+                     avg_non_ignore=True, class_weight=[1.0, 2.0, 0.5, 1.5, 0.2]),
+        loss_lovasz=dict(type='LovaszSoftmaxLoss', ignore_index=255),
+        loss_geo_scal=dict(type='GeoScalLoss', free_index=4, ignore_index=255),
+        loss_sem_scal=dict(type='SemScalLoss', free_index=4, ignore_index=255))
+    head = MODELS.build(dict(type='OccupancyHead', in_channels=8, num_classes=5,
+                             grid_shape=(16, 12, 8), mask_key='mask_camera', losses=losses))
+    torch.manual_seed(0)
+    latent = torch.randn(2, 8, 2, 3, 4)
+    samples = make_occupancy_batch(grid_shape=(16, 12, 8), num_classes=5,
+                                   free_label=4)['data_samples']
+    fast = head.loss([latent], samples)
+    logits, target = head([latent]), head.targets(samples, torch.device('cpu'))
+    assert logits.shape == (2, 5, 16, 12, 8)
+    for name, loss in head.losses.items():
+        torch.testing.assert_close(fast[name], loss(logits, target), rtol=1e-5, atol=1e-6)
+        assert float(fast[name]) > 0, name
+
+
 def _tiny_detector(**head):
     cfg = copy.deepcopy(Config.fromfile(BASE).model)
     cfg.occ_head.losses = CE_ONLY
