@@ -10,7 +10,6 @@ shared synthetic world (its Occ3D files; 3 val keyframes of scene-0103), no per-
   n/a (or refused when nothing else is selected), Occ3D / SSC mIoU columns.
 """
 import csv
-import importlib.util
 import os
 import zipfile
 from pathlib import Path
@@ -26,6 +25,7 @@ from mmdet3d_plugin.evaluation.submission import (SubmissionError, load_occ3d_su
                                                   split_sample_tokens, write_occ3d_sample,
                                                   write_occ3d_submission)
 from mmdet3d_plugin.structures.occupancy_labels import OCC3D_CLASS_NAMES
+from mmdet3d_plugin.testing import load_tool
 from mmdet3d_plugin.visualization.palettes import OCC3D_COLORS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,15 +33,6 @@ CONFIG = REPO / 'configs/occ_baseline/occ-baseline_cam_tiny_1xb2-cpu_synthetic.p
 SHAPE = (200, 200, 16)
 CAMERA = ('obstacle_occlusion', 'view_drop', 'view_noise', 'missing_camera')
 LIDAR = ('limited_field', 'missing_objects', 'beam_reduction', 'missing_lidar')
-
-
-def load_tool(name):
-    """``tools/<name>.py`` as a module (its ``main(argv)`` runs in this process)."""
-    spec = importlib.util.spec_from_file_location(f'drive3d_tool_{name}',
-                                                  REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def pipeline_types(pipeline):
