@@ -2,7 +2,6 @@
 by side per setting, the in-domain gain, '—' (Markdown) / empty (CSV) / null (JSON) where no
 in-domain checkpoint exists; and the tool's --in-domain parsing."""
 import csv
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -11,8 +10,8 @@ import pytest
 
 from mmdet3d_plugin.robustness.table2 import (format_table2_csv, format_table2_markdown,
                                               table2_rows, write_table2)
+from mmdet3d_plugin.testing import load_tool
 
-REPO = Path(__file__).resolve().parents[2]
 NDS = 'NuScenes metric/pred_instances_3d_NuScenes/NDS'
 MIOU = 'map/mean/iou@max'
 
@@ -77,9 +76,7 @@ def test_markdown_csv_and_json_layout(tmp_path):
 
 
 def test_tool_parses_in_domain_pairs_and_json(tmp_path):
-    spec = importlib.util.spec_from_file_location('robustness_tool', REPO / 'tools/robustness.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('robustness')
     assert tool.parse_in_domain(['view_drop=a.pth', 'beam_reduction=b=c.pth']) == {
         'view_drop': 'a.pth', 'beam_reduction': 'b=c.pth'}
     mapping = tmp_path / 'in_domain.json'

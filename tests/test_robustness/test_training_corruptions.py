@@ -3,8 +3,6 @@ every epoch and sample, identical on a rerun with the same seed, also through pe
 dataloader workers -- with a per-sample severity, placed in a train pipeline where they must
 sit relative to the augmentations."""
 import copy
-import importlib.util
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -20,8 +18,8 @@ from mmdet3d_plugin.datasets.transforms.corruptions import (EpochKeyedDataset, E
 from mmdet3d_plugin.registry import TRANSFORMS
 from mmdet3d_plugin.robustness import add_training_corruption, insert_training_corruption
 from mmdet3d_plugin.robustness.pipeline_insert import transform_name
+from mmdet3d_plugin.testing import load_tool
 
-REPO = Path(__file__).resolve().parents[2]
 NUM_VIEWS = 6
 
 
@@ -231,9 +229,7 @@ def test_tool_tokens_parse_to_random_lists_and_ranges():
                                                             dict(low=60, high=120))
     with pytest.raises(ValueError, match='unknown corruption'):
         parse_corruption_arg('fog=1')
-    spec = importlib.util.spec_from_file_location('train_tool', REPO / 'tools/train.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('train')
     args = tool.parse_args(['c.py', '--corruption', 'view_drop=1,2', 'beam_reduction',
                             '--corruption-prob', '0.5'])
     assert args.corruption == ['view_drop=1,2', 'beam_reduction'] and args.corruption_prob == 0.5

@@ -1,7 +1,6 @@
 """The claim-check machinery: seed statistics, learning-rate overrides that reach the config,
 resumable runs, and the MetaBEV claim check's stages and report with a fake runner (no
 training: the runner writes the files the tools would)."""
-import importlib.util
 import json
 import math
 import sys
@@ -14,6 +13,7 @@ from mmdet3d_plugin.analysis import (ModelSpec, TrainSpec, aggregate, lr_options
                                      train_command)
 from mmdet3d_plugin.analysis.claim_report import per_class_table, settings_table
 from mmdet3d_plugin.engine import prepare_train_config
+from mmdet3d_plugin.testing import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / 'configs/metabev/metabev_lidar-cam_tiny_1xb2-cpu_synthetic.py')
@@ -89,14 +89,6 @@ def test_plateau_ratio():
     assert plateau_ratio([(0, 1.0)]) is None
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'metabev_claim_check', REPO / 'tools/analysis_tools/metabev_claim_check.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
 class FakeTools:
     """Stands in for tools/train.py and tools/robustness.py: writes a checkpoint or one
     settings JSON per requested setting, with scores that depend on model, lr and seed."""
@@ -137,7 +129,7 @@ class FakeTools:
 
 
 def test_claim_check_stages_and_report_with_a_fake_runner(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('analysis_tools/metabev_claim_check')
     args = tool.parse_args(['--work-dir', str(tmp_path), '--seeds', '0', '1', '--lrs', '1.5e-3',
                             '3e-3', '--epochs', '2', '--corruptions', 'missing_camera',
                             'missing_lidar', 'beam_reduction', '--severities',
@@ -168,7 +160,7 @@ def test_claim_check_stages_and_report_with_a_fake_runner(tmp_path):
 
 
 def test_dry_run_plans_without_running(tmp_path, capsys):
-    tool = _load_tool()
+    tool = load_tool('analysis_tools/metabev_claim_check')
     assert tool.main(['--work-dir', str(tmp_path), '--dry-run', '--stages', 'world', 'sweep',
                       'seeds']) == 0
     out = capsys.readouterr().out

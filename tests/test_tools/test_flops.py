@@ -5,7 +5,6 @@ equal ``nn.Conv3d`` when no kernel tap reads padding, and the in-bounds taps oth
 half-empty grid the pairs are checked against an occupancy convolution (independent of
 spconv). Dense layers and attention are checked against hand formulas.
 """
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from mmdet3d_plugin.analysis.flops_inputs import (FlopsInputs, build_flops_batch
                                                   lidar_like_points, ring_rig)
 from mmdet3d_plugin.ops.sparse import (SparseConv3d, SparseInverseConv3d, SubMConv3d,
                                        make_sparse_tensor)
+from mmdet3d_plugin.testing import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
-TOOL = REPO / 'tools' / 'analysis_tools' / 'get_flops.py'
 LIDAR_CONFIG = REPO / 'configs' / 'bevfusion' / 'bevfusion_lidar_tiny_1xb2-cpu_synthetic.py'
 OCC_CONFIG = REPO / 'configs' / 'occ_baseline' / 'occ-baseline_cam_tiny_1xb2-cpu_synthetic.py'
 GRID = (4, 5, 6)  # (Z, Y, X)
@@ -224,16 +223,9 @@ def test_flops_inputs_helpers():
         build_flops_batch(nn.Linear(2, 2), dict(type='Linear'), FlopsInputs())
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('get_flops_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_get_flops_on_the_lidar_tiny_bevfusion(tmp_path, capsys):
     out = tmp_path / 'flops.json'
-    tool = load_tool()
+    tool = load_tool('analysis_tools/get_flops')
     assert tool.main([str(LIDAR_CONFIG), '--num-points', '3000', '--out', str(out)]) == 0
     printed = capsys.readouterr().out
     assert 'GFLOPs' in printed and 'pts_middle_encoder (SparseEncoder)' in printed
@@ -250,7 +242,7 @@ def test_get_flops_on_the_lidar_tiny_bevfusion(tmp_path, capsys):
 
 def test_get_flops_on_the_camera_occupancy_baseline(tmp_path, capsys):
     out = tmp_path / 'flops.json'
-    assert load_tool().main([str(OCC_CONFIG), '--out', str(out)]) == 0
+    assert load_tool('analysis_tools/get_flops').main([str(OCC_CONFIG), '--out', str(out)]) == 0
     assert ', 6 x (3, 128, 352) images per sample' in capsys.readouterr().out
     report = json.loads(out.read_text())
     assert report['by_type']['Conv3d'] > 0 and SPARSE_OP not in report['by_op']
@@ -258,7 +250,7 @@ def test_get_flops_on_the_camera_occupancy_baseline(tmp_path, capsys):
 
 
 def test_get_flops_refuses_unsupported_inputs(tmp_path, capsys):
-    tool = load_tool()
+    tool = load_tool('analysis_tools/get_flops')
     assert tool.main([str(tmp_path / 'missing.py')]) == 2
     config = tmp_path / 'second.py'
     config.write_text("model = dict(type='SECOND', in_channels=4, out_channels=[8], "

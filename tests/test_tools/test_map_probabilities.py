@@ -2,9 +2,7 @@
 tools/analysis_tools/map_probabilities.py): the binned AUROC on hand-built scores, a learned
 class above the metric's thresholds vs an under-confident one below them, the input checks,
 and the tool on the shared world with a random tiny BEVFusion."""
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +10,7 @@ import torch
 
 from mmdet3d_plugin.analysis.map_probabilities import (binned_auroc, format_summary,
                                                        map_probability_summary)
-
-REPO = Path(__file__).resolve().parents[2]
-TOOL = REPO / 'tools' / 'analysis_tools' / 'map_probabilities.py'
+from mmdet3d_plugin.testing import load_tool
 
 
 def test_binned_auroc_hand_built():
@@ -67,13 +63,6 @@ def test_summary_rejects_mismatched_inputs():
         map_probability_summary(probs, [gts[0], gts[1][:, :4]], ['road', 'line'])
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('map_probabilities_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_tool_on_the_shared_world(synthetic_world, tmp_path, capsys):
     from test_visualization.test_prediction_views import (BEVFUSION, point_config_at,
                                                           random_checkpoint)
@@ -82,7 +71,7 @@ def test_tool_on_the_shared_world(synthetic_world, tmp_path, capsys):
     cfg.dump(str(config))
     checkpoint = random_checkpoint(cfg, tmp_path / 'random.pth')
     out = tmp_path / 'probs.json'
-    tool = load_tool()
+    tool = load_tool('analysis_tools/map_probabilities')
     assert tool.main([str(config), checkpoint, '--samples', '2', '--out', str(out)]) == 0
     printed = capsys.readouterr().out
     assert '2 val samples' in printed and '| drivable_area |' in printed

@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 
 from mmdet3d_plugin.analysis.overfit import deterministic_pipeline, map_iou_per_class
+from mmdet3d_plugin.testing import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 LIDAR_CONFIG = REPO / 'configs/bevfusion/bevfusion_lidar_tiny_1xb2-cpu_synthetic.py'
@@ -57,11 +58,7 @@ def test_lidar_model_memorises_two_frames(synthetic_world, tmp_path, monkeypatch
     (tmp_path / 'data').mkdir()
     os.symlink(synthetic_world.out, tmp_path / 'data' / 'synthetic')
     monkeypatch.chdir(tmp_path)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'overfit_frames', REPO / 'tools/analysis_tools/overfit_frames.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('analysis_tools/overfit_frames')
     out = tmp_path / 'overfit.json'
     assert tool.main([str(LIDAR_CONFIG), '--frames', '2', '--iters', '20', '--eval-every', '20',
                       '--out', str(out)]) == 0
